@@ -1,0 +1,300 @@
+//! The C shim generated for every [`Plugin`] by [`export_plugin!`].
+//!
+//! Each entry point checks its pointers, runs the plugin inside
+//! `catch_unwind`, and converts the outcome to a status plus a message in the
+//! host's [`ErrorBuf`]. A panic poisons the instance: until `reset`, every
+//! `process` call fails fast with [`Status::Panicked`], because the plugin's
+//! state may be half-updated.
+//!
+//! [`export_plugin!`]: crate::export_plugin
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_void};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Once;
+
+use crate::abi::{
+    AbiVersion, ErrorBuf, EventBuffer, Instance, ParamDescriptor, PluginDescriptor, Status,
+    ABI_VERSION,
+};
+use crate::{check_param, Events, Plugin, PluginError};
+
+/// The descriptor for `P`, built at compile time.
+pub const fn descriptor<P: Plugin>() -> PluginDescriptor {
+    PluginDescriptor {
+        abi_version: AbiVersion { ..ABI_VERSION },
+        struct_size: std::mem::size_of::<PluginDescriptor>() as u32,
+        param_struct_size: std::mem::size_of::<ParamDescriptor>() as u32,
+        id: P::ID.as_ptr(),
+        name: P::NAME.as_ptr(),
+        version: P::VERSION.as_ptr(),
+        description: P::DESCRIPTION.as_ptr(),
+        param_count: P::PARAMS.len() as u32,
+        params: P::PARAMS.as_ptr(),
+        create: Some(create::<P>),
+        destroy: Some(destroy::<P>),
+        process: Some(process::<P>),
+        set_param: Some(set_param::<P>),
+        get_param: Some(get_param::<P>),
+        reset: Some(reset::<P>),
+        latency: Some(latency::<P>),
+        get_extension: Some(get_extension),
+    }
+}
+
+struct Wrapper<P> {
+    plugin: P,
+    max_block: usize,
+    poisoned: bool,
+}
+
+thread_local! {
+    /// Where the quiet panic hook leaves the location of the last panic, so
+    /// the error message can say where it happened.
+    static PANIC_LOCATION: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Replaces this library's panic hook (each cdylib has its own std) with one
+/// that records the location instead of printing to stderr.
+fn install_quiet_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            if let Some(loc) = info.location() {
+                let text = format!("{}:{}", loc.file(), loc.line());
+                let _ = PANIC_LOCATION.try_with(|cell| {
+                    if let Ok(mut slot) = cell.try_borrow_mut() {
+                        *slot = text;
+                    }
+                });
+            }
+        }));
+    });
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string payload".to_string());
+    let at = PANIC_LOCATION
+        .try_with(|cell| cell.try_borrow().map(|s| s.clone()).unwrap_or_default())
+        .unwrap_or_default();
+    if at.is_empty() {
+        format!("plugin panicked: {what}")
+    } else {
+        format!("plugin panicked at {at}: {what}")
+    }
+}
+
+/// Writes the error (if any) into `err` and returns the raw status.
+unsafe fn report(result: Result<(), PluginError>, err: *mut ErrorBuf) -> i32 {
+    match result {
+        Ok(()) => Status::Ok as i32,
+        Err(e) => {
+            if let Some(buf) = unsafe { err.as_mut() } {
+                buf.write(&e.message);
+            }
+            e.status as i32
+        }
+    }
+}
+
+/// Runs `f` and turns a panic into `Status::Panicked` with its message.
+/// `poison` is set when the panic came from inside an instance.
+unsafe fn guarded(
+    err: *mut ErrorBuf,
+    poison: Option<&mut bool>,
+    f: impl FnOnce() -> Result<(), PluginError>,
+) -> i32 {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => unsafe { report(result, err) },
+        Err(payload) => {
+            if let Some(flag) = poison {
+                *flag = true;
+            }
+            if let Some(buf) = unsafe { err.as_mut() } {
+                buf.write(&panic_message(payload.as_ref()));
+            }
+            Status::Panicked as i32
+        }
+    }
+}
+
+const NULL_INSTANCE: PluginError = PluginError::new("null instance pointer");
+
+unsafe extern "C" fn create<P: Plugin>(
+    sample_rate: f64,
+    max_block: u32,
+    out: *mut Instance,
+    err: *mut ErrorBuf,
+) -> i32 {
+    install_quiet_panic_hook();
+    unsafe {
+        guarded(err, None, || {
+            if out.is_null() {
+                return Err(PluginError::new("null output pointer"));
+            }
+            if !(sample_rate.is_finite() && sample_rate > 0.0) || max_block == 0 {
+                return Err(PluginError::invalid_argument(format!(
+                    "invalid sample rate {sample_rate} or block size {max_block}"
+                )));
+            }
+            let plugin = P::new(sample_rate, max_block as usize)?;
+            let wrapper = Box::new(Wrapper {
+                plugin,
+                max_block: max_block as usize,
+                poisoned: false,
+            });
+            *out = Box::into_raw(wrapper).cast::<c_void>();
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn destroy<P: Plugin>(instance: Instance) {
+    if instance.is_null() {
+        return;
+    }
+    // A panic in Drop must not cross the boundary either.
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        drop(unsafe { Box::from_raw(instance.cast::<Wrapper<P>>()) });
+    }));
+}
+
+unsafe extern "C" fn process<P: Plugin>(
+    instance: Instance,
+    input: *const f32,
+    output: *mut f32,
+    frames: u32,
+    events: *mut EventBuffer,
+    err: *mut ErrorBuf,
+) -> i32 {
+    let Some(w) = (unsafe { instance.cast::<Wrapper<P>>().as_mut() }) else {
+        return unsafe { report(Err(NULL_INSTANCE), err) };
+    };
+    if w.poisoned {
+        return unsafe {
+            report(
+                Err(PluginError {
+                    status: Status::Panicked,
+                    message: "instance panicked earlier; reset it first".into(),
+                }),
+                err,
+            )
+        };
+    }
+    let frames = frames as usize;
+    if frames > w.max_block || (frames > 0 && (input.is_null() || output.is_null())) {
+        return unsafe {
+            report(
+                Err(PluginError::invalid_argument(
+                    "block larger than max_block, or null buffer",
+                )),
+                err,
+            )
+        };
+    }
+    let (input, output): (&[f32], &mut [f32]) = if frames == 0 {
+        (&[], &mut [])
+    } else {
+        // SAFETY: the host guarantees `frames` valid, distinct samples in
+        // each buffer for the duration of the call.
+        unsafe {
+            (
+                std::slice::from_raw_parts(input, frames),
+                std::slice::from_raw_parts_mut(output, frames),
+            )
+        }
+    };
+    let (slots, buffer): (&mut [crate::Event], Option<&mut EventBuffer>) =
+        match unsafe { events.as_mut() } {
+            Some(buf) if !buf.events.is_null() && buf.capacity > 0 => {
+                // SAFETY: the host provides `capacity` initialised events.
+                let slots = unsafe { std::slice::from_raw_parts_mut(buf.events, buf.capacity as usize) };
+                (slots, Some(buf))
+            }
+            other => (&mut [], other),
+        };
+    let mut sink = Events::new(slots);
+    let plugin = &mut w.plugin;
+    let status = unsafe {
+        guarded(err, Some(&mut w.poisoned), || {
+            plugin.process(input, output, &mut sink)
+        })
+    };
+    if let Some(buf) = buffer {
+        buf.count = sink.as_slice().len() as u32;
+        buf.dropped = buf.dropped.saturating_add(sink.dropped() as u32);
+    }
+    status
+}
+
+unsafe extern "C" fn set_param<P: Plugin>(
+    instance: Instance,
+    id: u32,
+    value: f64,
+    err: *mut ErrorBuf,
+) -> i32 {
+    let Some(w) = (unsafe { instance.cast::<Wrapper<P>>().as_mut() }) else {
+        return unsafe { report(Err(NULL_INSTANCE), err) };
+    };
+    unsafe {
+        guarded(err, Some(&mut w.poisoned), || {
+            check_param(P::PARAMS, id, value)?;
+            w.plugin.set_param(id, value)
+        })
+    }
+}
+
+unsafe extern "C" fn get_param<P: Plugin>(
+    instance: Instance,
+    id: u32,
+    value: *mut f64,
+    err: *mut ErrorBuf,
+) -> i32 {
+    let Some(w) = (unsafe { instance.cast::<Wrapper<P>>().as_mut() }) else {
+        return unsafe { report(Err(NULL_INSTANCE), err) };
+    };
+    unsafe {
+        guarded(err, Some(&mut w.poisoned), || {
+            if value.is_null() {
+                return Err(PluginError::new("null value pointer"));
+            }
+            match w.plugin.get_param(id) {
+                Some(v) => {
+                    *value = v;
+                    Ok(())
+                }
+                None => Err(PluginError::invalid_argument("unknown parameter id")),
+            }
+        })
+    }
+}
+
+unsafe extern "C" fn reset<P: Plugin>(instance: Instance, err: *mut ErrorBuf) -> i32 {
+    let Some(w) = (unsafe { instance.cast::<Wrapper<P>>().as_mut() }) else {
+        return unsafe { report(Err(NULL_INSTANCE), err) };
+    };
+    let status = unsafe {
+        guarded(err, None, || {
+            w.plugin.reset();
+            Ok(())
+        })
+    };
+    w.poisoned = status != Status::Ok as i32;
+    status
+}
+
+unsafe extern "C" fn latency<P: Plugin>(instance: Instance) -> u32 {
+    let Some(w) = (unsafe { instance.cast::<Wrapper<P>>().as_ref() }) else {
+        return 0;
+    };
+    catch_unwind(AssertUnwindSafe(|| w.plugin.latency())).unwrap_or(0)
+}
+
+unsafe extern "C" fn get_extension(_id: *const c_char) -> *const c_void {
+    // No extensions are defined in ABI 1.0.
+    std::ptr::null()
+}
