@@ -1,0 +1,10 @@
+//! auscult: listen to heart and lung sounds with a computer.
+//!
+//! The library behind the `auscult` binary. Audio flows one way:
+//! [`audio`] (decode, capture) -> [`host`] (plugin chain) -> analysis -> UI.
+
+#![deny(clippy::unwrap_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
+
+pub mod audio;
+pub mod host;

@@ -1,1 +1,69 @@
-fn main() {}
+//! The `auscult` command: argument parsing and dispatch only.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+/// Listen to heart and lung sounds: live spectrogram, plugin chain, CNN predictions.
+///
+/// With no command, opens the terminal UI.
+///
+/// Exit status: 0 success, 1 a check found faults, 2 error.
+#[derive(Parser, Debug)]
+#[command(name = "auscult", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List and check preprocessing plugins.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+    /// Run a plugin chain offline over a file.
+    Process(cli::process::ProcessArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum PluginsCommand {
+    /// List the plugins found on the search path, with their parameters.
+    List {
+        /// Extra directories to search first.
+        #[arg(long = "path", value_name = "DIR")]
+        paths: Vec<PathBuf>,
+    },
+    /// Load one plugin library and exercise it on test signals.
+    Check {
+        /// The plugin library (.so).
+        path: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("auscult: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        None => {
+            cli::print_tui_placeholder();
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Plugins { command: PluginsCommand::List { paths } }) => cli::plugins::list(&paths),
+        Some(Command::Plugins { command: PluginsCommand::Check { path } }) => cli::plugins::check(&path),
+        Some(Command::Process(args)) => cli::process::run(&args),
+    }
+}

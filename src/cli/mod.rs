@@ -1,0 +1,16 @@
+//! Subcommand implementations, at the binary's edge (anyhow errors).
+
+pub mod plugins;
+pub mod process;
+
+/// Until the terminal UI lands, say what `auscult` will do and what works.
+pub fn print_tui_placeholder() {
+    println!(
+        "auscult: the live terminal UI (spectrogram, breath cycles, predictions) is not built yet.\n\
+         Available now:\n  \
+         auscult plugins list                      list preprocessing plugins\n  \
+         auscult plugins check LIB.so              exercise one plugin on test signals\n  \
+         auscult process --chain C.toml IN OUT     run a chain offline over a recording\n\
+         See `auscult --help`."
+    );
+}

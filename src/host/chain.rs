@@ -1,0 +1,358 @@
+//! The processing chain: plugins run in order on blocks of mono audio.
+//!
+//! Fault containment: a plugin that returns an error, panics, or writes a
+//! non-finite sample is bypassed from that block on (its input passes
+//! through unchanged), and the slot records why. The stream never stops for
+//! a plugin. [`Chain::clear_fault`] resets the plugin and lets it run again.
+//!
+//! The input slice is never written: what is recorded is what came in.
+//!
+//! `process` does not allocate, lock or do I/O, so it can run on the audio
+//! thread; everything is sized in [`Chain::new`].
+
+use std::time::Instant;
+
+use auscult_plugin_api::abi::ErrorBuf;
+use auscult_plugin_api::{Event, EventKind, Status};
+
+use super::abi::PluginInfo;
+use super::instance::{CallError, PluginInstance};
+
+/// Events one plugin may report per block before the rest are counted as
+/// dropped.
+pub const EVENTS_PER_BLOCK: usize = 64;
+
+/// Why a slot is bypassed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// The plugin returned an error status.
+    Error,
+    /// The plugin panicked (caught by its shim).
+    Panicked,
+    /// The plugin wrote NaN or an infinity.
+    NonFinite,
+}
+
+/// A fault, stored without allocating (the message is copied into a fixed
+/// buffer) because it happens on the audio thread.
+pub struct Fault {
+    pub kind: FaultKind,
+    /// Absolute sample index of the first frame of the faulty block.
+    pub at_sample: u64,
+    message: ErrorBuf,
+}
+
+impl Fault {
+    pub fn message(&self) -> &str {
+        self.message.message()
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.kind {
+            FaultKind::Error => "error",
+            FaultKind::Panicked => "panic",
+            FaultKind::NonFinite => "non-finite output",
+        };
+        write!(f, "{what} at sample {}", self.at_sample)?;
+        match self.message() {
+            "" => Ok(()),
+            m => write!(f, ": {m}"),
+        }
+    }
+}
+
+impl std::fmt::Debug for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Fault({self})")
+    }
+}
+
+/// CPU time spent in one plugin.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SlotStats {
+    pub blocks: u64,
+    pub frames: u64,
+    pub total_ns: u64,
+    pub last_ns: u64,
+    pub max_ns: u64,
+    /// Events the plugin found that did not fit the event buffer.
+    pub dropped_events: u64,
+    /// How many times the plugin has faulted.
+    pub faults: u64,
+}
+
+impl SlotStats {
+    /// CPU time as a fraction of the audio's duration (the real-time factor).
+    pub fn real_time_factor(&self, sample_rate: f64) -> f64 {
+        if self.frames == 0 {
+            return 0.0;
+        }
+        (self.total_ns as f64 * 1e-9) / (self.frames as f64 / sample_rate)
+    }
+}
+
+/// One plugin in the chain.
+pub struct Slot {
+    /// The name the chain file used, e.g. `bandpass`.
+    pub name: String,
+    instance: PluginInstance,
+    bypass: bool,
+    fault: Option<Fault>,
+    stats: SlotStats,
+    events: Vec<Event>,
+}
+
+impl Slot {
+    pub fn info(&self) -> &PluginInfo {
+        self.instance.library().info()
+    }
+    pub fn bypassed(&self) -> bool {
+        self.bypass
+    }
+    pub fn fault(&self) -> Option<&Fault> {
+        self.fault.as_ref()
+    }
+    pub fn stats(&self) -> &SlotStats {
+        &self.stats
+    }
+    pub fn latency(&self) -> u32 {
+        self.instance.latency()
+    }
+    /// Runs in this block: neither bypassed by the user nor faulted.
+    pub fn active(&self) -> bool {
+        !self.bypass && self.fault.is_none()
+    }
+}
+
+/// An event, placed on the timeline of the chain's input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChainEvent {
+    /// Absolute sample index in the input stream.
+    pub sample: u64,
+    pub kind: EventKind,
+    pub value: f32,
+    /// Index of the slot that reported it.
+    pub slot: usize,
+}
+
+fn no_slot(slot: usize) -> CallError {
+    CallError { plugin: format!("slot {slot}"), status: Status::InvalidArgument, message: "no such slot".into() }
+}
+
+/// Plugins in order, with the buffers they run in.
+pub struct Chain {
+    slots: Vec<Slot>,
+    sample_rate: f64,
+    max_block: usize,
+    /// Two ping-pong buffers of `max_block` frames each.
+    scratch: Vec<f32>,
+    /// Absolute index of the next input frame.
+    position: u64,
+    dropped_events: u64,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain")
+            .field("plugins", &self.slots.iter().map(|s| s.name.as_str()).collect::<Vec<_>>())
+            .field("sample_rate", &self.sample_rate)
+            .field("max_block", &self.max_block)
+            .finish()
+    }
+}
+
+impl Chain {
+    pub fn new(sample_rate: f64, max_block: usize) -> Chain {
+        let max_block = max_block.max(1);
+        Chain {
+            slots: Vec::new(),
+            sample_rate,
+            max_block,
+            scratch: vec![0.0; 2 * max_block],
+            position: 0,
+            dropped_events: 0,
+        }
+    }
+
+    /// Appends an instance created at this chain's rate and block size.
+    pub fn push(&mut self, name: impl Into<String>, instance: PluginInstance, bypass: bool) {
+        self.slots.push(Slot {
+            name: name.into(),
+            instance,
+            bypass,
+            fault: None,
+            stats: SlotStats::default(),
+            events: vec![Event::default(); EVENTS_PER_BLOCK],
+        });
+    }
+
+    pub fn sample_rate(&self) -> f64 {
+        self.sample_rate
+    }
+    pub fn max_block(&self) -> usize {
+        self.max_block
+    }
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+    /// Events that did not fit the caller's event vector.
+    pub fn dropped_events(&self) -> u64 {
+        self.dropped_events
+    }
+    /// Absolute index of the next input frame.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Total latency of the plugins that currently run, in samples.
+    pub fn latency(&self) -> u64 {
+        self.slots.iter().filter(|s| s.active()).map(|s| u64::from(s.latency())).sum()
+    }
+
+    pub fn set_bypass(&mut self, slot: usize, bypass: bool) {
+        if let Some(s) = self.slots.get_mut(slot) {
+            s.bypass = bypass;
+        }
+    }
+
+    /// Moves a slot from `from` to `to`, shifting the ones between.
+    pub fn move_slot(&mut self, from: usize, to: usize) {
+        if from < self.slots.len() && to < self.slots.len() {
+            let slot = self.slots.remove(from);
+            self.slots.insert(to, slot);
+        }
+    }
+
+    pub fn set_param(&mut self, slot: usize, id: u32, value: f64) -> Result<(), CallError> {
+        match self.slots.get_mut(slot) {
+            Some(s) => s.instance.set_param(id, value),
+            None => Err(no_slot(slot)),
+        }
+    }
+
+    pub fn get_param(&mut self, slot: usize, id: u32) -> Result<f64, CallError> {
+        match self.slots.get_mut(slot) {
+            Some(s) => s.instance.get_param(id),
+            None => Err(no_slot(slot)),
+        }
+    }
+
+    /// Resets a faulted plugin and lets it run again.
+    pub fn clear_fault(&mut self, slot: usize) -> Result<(), CallError> {
+        match self.slots.get_mut(slot) {
+            Some(s) => {
+                s.instance.reset()?;
+                s.fault = None;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Resets every plugin's signal state and the stream position.
+    pub fn reset(&mut self) -> Result<(), CallError> {
+        for s in &mut self.slots {
+            s.instance.reset()?;
+        }
+        self.position = 0;
+        Ok(())
+    }
+
+    /// Runs the chain over `input` (any length), writing `output` (same
+    /// length) and appending events to `events` while it has spare
+    /// capacity; events beyond it are counted in
+    /// [`dropped_events`](Self::dropped_events). Never allocates when
+    /// `events` has spare capacity.
+    pub fn process(&mut self, input: &[f32], output: &mut [f32], events: &mut Vec<ChainEvent>) {
+        assert_eq!(input.len(), output.len(), "chain input and output lengths differ");
+        for (inp, out) in input.chunks(self.max_block).zip(output.chunks_mut(self.max_block)) {
+            self.process_block(inp, out, events);
+        }
+    }
+
+    fn process_block(&mut self, input: &[f32], output: &mut [f32], events: &mut Vec<ChainEvent>) {
+        let n = input.len();
+        let block_start = self.position;
+        let (buf_a, buf_b) = self.scratch.split_at_mut(self.max_block);
+        let (buf_a, buf_b) = (&mut buf_a[..n], &mut buf_b[..n]);
+        // Where the current signal lives: the caller's input, or scratch A/B.
+        #[derive(Clone, Copy)]
+        enum At {
+            Input,
+            A,
+            B,
+        }
+        let mut current = At::Input;
+        // Events are reported on each plugin's input timeline; the plugins
+        // before it delay that timeline by their latency.
+        let mut upstream_latency: u64 = 0;
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            if !slot.active() {
+                continue;
+            }
+            let (src, dst): (&[f32], &mut [f32]) = match current {
+                At::Input => (input, &mut *buf_a),
+                At::A => (&*buf_a, &mut *buf_b),
+                At::B => (&*buf_b, &mut *buf_a),
+            };
+            let mut count = 0;
+            let mut dropped = 0;
+            let started = Instant::now();
+            let status = slot.instance.process(src, dst, &mut slot.events, &mut count, &mut dropped);
+            let elapsed = started.elapsed().as_nanos() as u64;
+            let stats = &mut slot.stats;
+            stats.blocks += 1;
+            stats.frames += n as u64;
+            stats.total_ns += elapsed;
+            stats.last_ns = elapsed;
+            stats.max_ns = stats.max_ns.max(elapsed);
+            stats.dropped_events += u64::from(dropped);
+
+            let fault = match status {
+                Status::Ok if dst.iter().all(|x| x.is_finite()) => None,
+                Status::Ok => Some(FaultKind::NonFinite),
+                Status::Panicked => Some(FaultKind::Panicked),
+                Status::Error | Status::InvalidArgument => Some(FaultKind::Error),
+            };
+            if let Some(kind) = fault {
+                // Bypass: the signal stays where it was, as if the plugin
+                // were not there; its events for this block are discarded.
+                let mut message = ErrorBuf::default();
+                if kind != FaultKind::NonFinite {
+                    message.bytes = slot.instance.last_error().bytes;
+                }
+                stats.faults += 1;
+                slot.fault = Some(Fault { kind, at_sample: block_start, message });
+                continue;
+            }
+            for e in &slot.events[..count] {
+                let Some(kind) = EventKind::from_raw(e.kind) else { continue };
+                if events.len() == events.capacity() {
+                    self.dropped_events += 1;
+                    continue;
+                }
+                let sample = (block_start as i64 + e.offset - upstream_latency as i64).max(0) as u64;
+                events.push(ChainEvent { sample, kind, value: e.value, slot: index });
+            }
+            upstream_latency += u64::from(slot.instance.latency());
+            current = match current {
+                At::Input | At::B => At::A,
+                At::A => At::B,
+            };
+        }
+        output.copy_from_slice(match current {
+            At::Input => input,
+            At::A => buf_a,
+            At::B => buf_b,
+        });
+        self.position += n as u64;
+    }
+}

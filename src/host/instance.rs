@@ -1,0 +1,134 @@
+//! One live plugin instance: the only place that calls into a plugin.
+
+use std::sync::Arc;
+
+use auscult_plugin_api::abi::{ErrorBuf, EventBuffer, Instance};
+use auscult_plugin_api::{Event, Status};
+
+use super::library::PluginLibrary;
+
+/// A failed call: the status and the plugin's message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{plugin}: {message} ({status:?})")]
+pub struct CallError {
+    pub plugin: String,
+    pub status: Status,
+    pub message: String,
+}
+
+/// A plugin instance. Not `Sync`: the ABI forbids concurrent calls on one
+/// instance, so it moves between threads but is never shared.
+pub struct PluginInstance {
+    handle: Instance,
+    err: ErrorBuf,
+    // Dropped after `handle` is destroyed (see Drop), keeping the code alive.
+    library: Arc<PluginLibrary>,
+}
+
+// SAFETY: the ABI allows an instance to be used from any one thread at a
+// time ([main-thread]/[audio-thread] calls are never concurrent); `&mut self`
+// on every call enforces that.
+unsafe impl Send for PluginInstance {}
+
+impl std::fmt::Debug for PluginInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginInstance").field("plugin", &self.library.info().id).finish()
+    }
+}
+
+impl PluginInstance {
+    /// Creates an instance and sets every parameter to its default, so the
+    /// host's view of the parameters is the plugin's from the start.
+    pub fn new(library: Arc<PluginLibrary>, sample_rate: f64, max_block: usize) -> Result<Self, CallError> {
+        let mut err = ErrorBuf::default();
+        let mut handle: Instance = std::ptr::null_mut();
+        let max_block_u32 = u32::try_from(max_block).unwrap_or(u32::MAX);
+        let status = unsafe { (library.fns.create)(sample_rate, max_block_u32, &mut handle, &mut err) };
+        let plugin = library.info().id.clone();
+        if Status::from_raw(status) != Status::Ok || handle.is_null() {
+            let message = match err.message() {
+                "" => "create failed without a message".to_string(),
+                m => m.to_string(),
+            };
+            return Err(CallError { plugin, status: Status::from_raw(status), message });
+        }
+        Ok(PluginInstance { handle, err, library })
+    }
+
+    pub fn library(&self) -> &Arc<PluginLibrary> {
+        &self.library
+    }
+
+    fn check(&self, status: i32) -> Result<(), CallError> {
+        match Status::from_raw(status) {
+            Status::Ok => Ok(()),
+            status => Err(CallError {
+                plugin: self.library.info().id.clone(),
+                status,
+                message: self.err.message().to_string(),
+            }),
+        }
+    }
+
+    /// Processes one block; on failure the message is in
+    /// [`last_error`](Self::last_error). Does not allocate.
+    /// `input.len() == output.len()` and at most the instance's max block.
+    pub fn process(&mut self, input: &[f32], output: &mut [f32], events: &mut [Event], event_count: &mut usize, dropped: &mut u32) -> Status {
+        debug_assert_eq!(input.len(), output.len());
+        let frames = input.len().min(output.len());
+        let mut buffer = EventBuffer {
+            events: events.as_mut_ptr(),
+            capacity: events.len() as u32,
+            count: 0,
+            dropped: 0,
+        };
+        self.err.clear();
+        let status = unsafe {
+            (self.library.fns.process)(
+                self.handle,
+                input.as_ptr(),
+                output.as_mut_ptr(),
+                frames as u32,
+                &mut buffer,
+                &mut self.err,
+            )
+        };
+        *event_count = (buffer.count as usize).min(events.len());
+        *dropped = buffer.dropped;
+        Status::from_raw(status)
+    }
+
+    /// The message of the last failed call, in the host-owned buffer.
+    pub fn last_error(&self) -> &ErrorBuf {
+        &self.err
+    }
+
+    pub fn set_param(&mut self, id: u32, value: f64) -> Result<(), CallError> {
+        self.err.clear();
+        let status = unsafe { (self.library.fns.set_param)(self.handle, id, value, &mut self.err) };
+        self.check(status)
+    }
+
+    pub fn get_param(&mut self, id: u32) -> Result<f64, CallError> {
+        self.err.clear();
+        let mut value = 0.0;
+        let status = unsafe { (self.library.fns.get_param)(self.handle, id, &mut value, &mut self.err) };
+        self.check(status).map(|()| value)
+    }
+
+    pub fn reset(&mut self) -> Result<(), CallError> {
+        self.err.clear();
+        let status = unsafe { (self.library.fns.reset)(self.handle, &mut self.err) };
+        self.check(status)
+    }
+
+    pub fn latency(&self) -> u32 {
+        unsafe { (self.library.fns.latency)(self.handle) }
+    }
+}
+
+impl Drop for PluginInstance {
+    fn drop(&mut self) {
+        unsafe { (self.library.fns.destroy)(self.handle) };
+    }
+}

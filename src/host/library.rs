@@ -1,0 +1,176 @@
+//! Loading a plugin library: permission checks, `dlopen`, the entry symbol
+//! and the descriptor, in that order.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use auscult_plugin_api::abi::{
+    ErrorBuf, EventBuffer, EntryFn, Instance, PluginDescriptor, ENTRY_SYMBOL,
+};
+
+use super::abi::{self, DescriptorError, PluginInfo};
+
+/// Why a library could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: refusing to load a plugin that {what}; fix with `{fix}`")]
+    Insecure { path: PathBuf, what: String, fix: String },
+    #[error("{path}: not a loadable library: {reason}")]
+    NotALibrary { path: PathBuf, reason: String },
+    #[error("{path}: not an auscult plugin: no `auscult_plugin_entry` symbol")]
+    MissingEntry { path: PathBuf },
+    #[error("{path}: {source}")]
+    Descriptor { path: PathBuf, source: DescriptorError },
+}
+
+/// Refuses a file that others could have replaced, as ssh does with keys: a
+/// plugin runs with the user's rights, so a group- or world-writable file, or
+/// one in a world-writable directory, is a way in for anyone on the box.
+pub fn check_permissions(path: &Path) -> Result<(), LoadError> {
+    let io = |source| LoadError::Io { path: path.to_path_buf(), source };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    let mode = meta.permissions().mode();
+    if mode & 0o022 != 0 {
+        return Err(LoadError::Insecure {
+            path: path.to_path_buf(),
+            what: format!("is group- or world-writable (mode {:03o})", mode & 0o777),
+            fix: format!("chmod go-w {}", path.display()),
+        });
+    }
+    let dir = path
+        .canonicalize()
+        .map_err(io)?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let dir_mode = std::fs::metadata(&dir).map_err(io)?.permissions().mode();
+    if dir_mode & 0o002 != 0 {
+        return Err(LoadError::Insecure {
+            path: path.to_path_buf(),
+            what: format!("sits in a world-writable directory ({}, mode {:03o})", dir.display(), dir_mode & 0o7777),
+            fix: format!("chmod o-w {} (or move the plugin to a private directory)", dir.display()),
+        });
+    }
+    Ok(())
+}
+
+/// The function table, checked non-null on load so that nothing on the
+/// audio thread ever meets a missing pointer.
+#[derive(Clone, Copy)]
+pub(crate) struct Functions {
+    pub create: unsafe extern "C" fn(f64, u32, *mut Instance, *mut ErrorBuf) -> i32,
+    pub destroy: unsafe extern "C" fn(Instance),
+    pub process: unsafe extern "C" fn(Instance, *const f32, *mut f32, u32, *mut EventBuffer, *mut ErrorBuf) -> i32,
+    pub set_param: unsafe extern "C" fn(Instance, u32, f64, *mut ErrorBuf) -> i32,
+    pub get_param: unsafe extern "C" fn(Instance, u32, *mut f64, *mut ErrorBuf) -> i32,
+    pub reset: unsafe extern "C" fn(Instance, *mut ErrorBuf) -> i32,
+    pub latency: unsafe extern "C" fn(Instance) -> u32,
+}
+
+/// A loaded plugin library. Instances hold an `Arc` to it, so the library is
+/// unloaded only after the last instance is destroyed; no raw symbol leaves
+/// this struct.
+pub struct PluginLibrary {
+    info: PluginInfo,
+    path: PathBuf,
+    pub(crate) fns: Functions,
+    // Last field: dropped after everything that points into it.
+    _library: libloading::Library,
+}
+
+impl std::fmt::Debug for PluginLibrary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginLibrary").field("id", &self.info.id).field("path", &self.path).finish()
+    }
+}
+
+impl PluginLibrary {
+    /// Loads `path`. Order matters: permissions before `dlopen` (which runs
+    /// the library's constructors), and the ABI version before any function
+    /// of the plugin is called.
+    pub fn load(path: &Path) -> Result<Arc<PluginLibrary>, LoadError> {
+        check_permissions(path)?;
+        // SAFETY: loading a library runs its initialisers; the permission
+        // check above is what stands between us and a planted file.
+        let library = unsafe { libloading::Library::new(path) }.map_err(|e| LoadError::NotALibrary {
+            path: path.to_path_buf(),
+            reason: dl_reason(&e),
+        })?;
+        let entry: EntryFn = unsafe {
+            *library
+                .get::<EntryFn>(ENTRY_SYMBOL)
+                .map_err(|_| LoadError::MissingEntry { path: path.to_path_buf() })?
+        };
+        let descriptor_error = |source| LoadError::Descriptor { path: path.to_path_buf(), source };
+        // SAFETY: the entry point takes no arguments and returns a pointer
+        // to static data; we read its 16-byte header before anything else.
+        let desc: *const PluginDescriptor = unsafe { entry() };
+        unsafe { abi::check_header(desc) }.map_err(descriptor_error)?;
+        let info = unsafe { abi::read_descriptor(desc) }.map_err(descriptor_error)?;
+        let d = unsafe { &*desc };
+        let missing = |name| descriptor_error(DescriptorError::MissingFn(name));
+        let fns = Functions {
+            create: d.create.ok_or_else(|| missing("create"))?,
+            destroy: d.destroy.ok_or_else(|| missing("destroy"))?,
+            process: d.process.ok_or_else(|| missing("process"))?,
+            set_param: d.set_param.ok_or_else(|| missing("set_param"))?,
+            get_param: d.get_param.ok_or_else(|| missing("get_param"))?,
+            reset: d.reset.ok_or_else(|| missing("reset"))?,
+            latency: d.latency.ok_or_else(|| missing("latency"))?,
+        };
+        Ok(Arc::new(PluginLibrary { info, path: path.to_path_buf(), fns, _library: library }))
+    }
+
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// dlerror text, without the path it repeats.
+fn dl_reason(e: &libloading::Error) -> String {
+    let text = e.to_string();
+    match text.rsplit_once(": ") {
+        Some((_, reason)) if !reason.is_empty() => reason.to_string(),
+        _ => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writable_file_and_world_writable_dir_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("libx.so");
+        std::fs::write(&file, b"not a library").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o664)).unwrap();
+        let err = check_permissions(&file).unwrap_err().to_string();
+        assert!(err.contains("group- or world-writable") && err.contains("chmod go-w"), "{err}");
+
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(check_permissions(&file).is_ok());
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = check_permissions(&file).unwrap_err().to_string();
+        assert!(err.contains("world-writable directory") && err.contains("chmod o-w"), "{err}");
+    }
+
+    #[test]
+    fn text_file_is_not_a_library() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("libtext.so");
+        std::fs::write(&file, b"hello, I am text\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = PluginLibrary::load(&file).unwrap_err();
+        assert!(matches!(err, LoadError::NotALibrary { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("libtext.so") && text.contains("not a loadable library"), "{text}");
+    }
+}
