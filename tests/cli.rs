@@ -1,0 +1,144 @@
+//! The `auscult` binary, run as a user would.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{plugin_dir, shared_data, sine};
+
+fn auscult() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_auscult"));
+    cmd.env("AUSCULT_PLUGIN_PATH", plugin_dir());
+    cmd
+}
+
+fn write_wav_i16(path: &Path, samples: &[i16], rate: u32, channels: u16) {
+    let spec = hound::WavSpec { channels, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &s in samples {
+        w.write_sample(s).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+fn read_f32(path: &Path) -> (Vec<f32>, hound::WavSpec) {
+    let mut r = hound::WavReader::open(path).unwrap();
+    let spec = r.spec();
+    (r.samples::<f32>().map(Result::unwrap).collect(), spec)
+}
+
+#[test]
+fn plugins_list_shows_names_versions_paths_and_ranges() {
+    let out = auscult().args(["plugins", "list"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("gain ") && text.contains("org.auscult.gain"), "{text}");
+    assert!(text.contains("gain_db      [-60, 40] dB, default 0, linear"), "{text}");
+    assert!(text.contains(&plugin_dir().join("libgain.so").display().to_string()), "{text}");
+    assert!(text.contains("refused:") && text.contains("not compatible"), "broken plugins are listed with the reason: {text}");
+}
+
+#[test]
+fn plugins_check_reports_each_signal_and_faults() {
+    let out = auscult().args(["plugins", "check"]).arg(plugin_dir().join("libgain.so")).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    for row in ["4000 Hz   silence", "4000 Hz   noise", "44100 Hz  impulse"] {
+        assert!(text.contains(row), "{row} missing from\n{text}");
+    }
+    assert_eq!(text.matches(" none").count(), 6, "{text}");
+
+    // The fault injector panics on every block: check says so and exits 1.
+    let out = auscult().args(["plugins", "check"]).arg(plugin_dir().join("libfaulty.so")).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "default mode is well-behaved");
+    let out = auscult().args(["plugins", "check", "/nonexistent/libx.so"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/libx.so"));
+}
+
+#[test]
+fn process_with_empty_chain_outputs_the_decoded_input_mixed_to_mono() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.wav");
+    // Stereo: left a ramp, right its negation plus an offset.
+    let frames = 5000;
+    let samples: Vec<i16> = (0..frames).flat_map(|i| [(i * 3) as i16, (100 - i) as i16]).collect();
+    write_wav_i16(&input, &samples, 8000, 2);
+    let output = dir.path().join("out.wav");
+    let status = auscult().arg("process").arg(&input).arg(&output).status().unwrap();
+    assert!(status.success());
+    let (out, spec) = read_f32(&output);
+    assert_eq!((spec.sample_rate, spec.channels, spec.bits_per_sample), (8000, 1, 32));
+    assert_eq!(spec.sample_format, hound::SampleFormat::Float);
+    assert_eq!(out.len(), frames as usize);
+    for (i, o) in out.iter().enumerate() {
+        let expect = ((i as f32 * 3.0) + (100.0 - i as f32)) / 2.0 / 32768.0;
+        assert!((o - expect).abs() < 1e-7, "frame {i}: {o} vs {expect}");
+    }
+}
+
+#[test]
+fn process_runs_a_chain_and_writes_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("tone.wav");
+    let tone: Vec<i16> = sine(200.0, 0.5, 4000.0, 4000).iter().map(|x| (x * 32767.0) as i16).collect();
+    write_wav_i16(&input, &tone, 4000, 1);
+    let chain = dir.path().join("chain.toml");
+    std::fs::write(&chain, "[[chain]]\nplugin = \"gain\"\nparams = { gain_db = -20.0 }\n\n[[chain]]\nplugin = \"faulty\"\n").unwrap();
+    let (output, events) = (dir.path().join("out.wav"), dir.path().join("events.csv"));
+    let out = auscult()
+        .args(["process", "--block", "1000", "--chain"])
+        .arg(&chain)
+        .arg(&input)
+        .arg(&output)
+        .arg("--events")
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (samples, _) = read_f32(&output);
+    let peak = samples.iter().fold(0f32, |m, x| m.max(x.abs()));
+    assert!((peak - 0.05).abs() < 1e-3, "-20 dB of 0.5 is 0.05, got {peak}");
+    let csv = std::fs::read_to_string(&events).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "time_s,sample,kind,plugin");
+    assert_eq!(&lines[1..], ["0.000000,0,cycle_start,faulty", "0.250000,1000,cycle_start,faulty", "0.500000,2000,cycle_start,faulty", "0.750000,3000,cycle_start,faulty"]);
+}
+
+#[test]
+fn process_reports_chain_errors_with_position_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.wav");
+    write_wav_i16(&input, &[0; 100], 4000, 1);
+    let chain = dir.path().join("chain.toml");
+    std::fs::write(&chain, "[[chain]]\nplugin = \"gain\"\nparams = { gian_db = 1.0 }\n").unwrap();
+    let output = dir.path().join("out.wav");
+    let out = auscult().arg("process").arg("--chain").arg(&chain).arg(&input).arg(&output).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("chain.toml:3:12: unknown parameter \"gian_db\""), "{err}");
+    assert!(!output.exists());
+}
+
+#[test]
+fn process_handles_real_recordings_at_every_rate() {
+    let Some(data) = shared_data() else { return };
+    let files = [
+        data.join("icbhi/audio_and_txt_files/103_2b2_Ar_mc_LittC2SE.wav"),
+        data.join("heart-yaseen2018/N").read_dir().unwrap().next().unwrap().unwrap().path(),
+        data.join("kauh/audio").read_dir().unwrap().next().unwrap().unwrap().path(),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let chain = dir.path().join("chain.toml");
+    std::fs::write(&chain, "[[chain]]\nplugin = \"gain\"\nparams = { gain_db = 0.0 }\n").unwrap();
+    for file in files {
+        let output = dir.path().join("out.wav");
+        let out = auscult().arg("process").arg("--chain").arg(&chain).arg(&file).arg(&output).output().unwrap();
+        assert!(out.status.success(), "{}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+        let decoded = auscult::audio::decode_file(&file).unwrap();
+        let (samples, spec) = read_f32(&output);
+        assert_eq!(spec.sample_rate, decoded.sample_rate);
+        assert_eq!(samples, decoded.samples, "{}: 0 dB gain is the identity", file.display());
+    }
+}
