@@ -21,6 +21,9 @@ pub struct ProcessArgs {
     /// Write the events the chain finds as CSV: time_s,sample,kind,plugin.
     #[arg(long, value_name = "EVENTS.csv")]
     events: Option<PathBuf>,
+    /// Print each plugin's latency and CPU time to stderr.
+    #[arg(long)]
+    stats: bool,
     /// Frames per block handed to the plugins.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
     block: u32,
@@ -49,6 +52,20 @@ pub fn run(args: &ProcessArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("writing {}", args.output.display()))?;
     if let Some(path) = &args.events {
         write_events(path, &events, rate, &chain)?;
+    }
+    if args.stats {
+        eprintln!("chain latency: {} samples", chain.latency());
+        for slot in chain.slots() {
+            let st = slot.stats();
+            eprintln!(
+                "  {:<14} latency {:>6}  cpu {:>9.3} ms  {:.5}x real time{}",
+                slot.name,
+                slot.latency(),
+                st.total_ns as f64 / 1e6,
+                st.real_time_factor(rate),
+                if slot.bypassed() { "  (bypassed)" } else { "" }
+            );
+        }
     }
     for slot in chain.slots() {
         if let Some(fault) = slot.fault() {
