@@ -7,4 +7,5 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
 
 pub mod audio;
+pub mod dsp;
 pub mod host;
