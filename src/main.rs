@@ -28,6 +28,11 @@ enum Command {
     },
     /// Run a plugin chain offline over a file.
     Process(cli::process::ProcessArgs),
+    /// Compute features (mel spectrogram, Kaldi fbank) and write them as .npy.
+    Features {
+        #[command(subcommand)]
+        command: cli::features::FeaturesCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -65,5 +70,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Plugins { command: PluginsCommand::List { paths } }) => cli::plugins::list(&paths),
         Some(Command::Plugins { command: PluginsCommand::Check { path } }) => cli::plugins::check(&path),
         Some(Command::Process(args)) => cli::process::run(&args),
+        Some(Command::Features { command }) => cli::features::run(&command),
     }
 }

@@ -142,3 +142,36 @@ fn process_handles_real_recordings_at_every_rate() {
         assert_eq!(samples, decoded.samples, "{}: 0 dB gain is the identity", file.display());
     }
 }
+
+#[test]
+fn features_mel_writes_librosa_layout_npy() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("tone.wav");
+    let tone: Vec<i16> = sine(300.0, 0.5, 8000.0, 8000).iter().map(|x| (x * 32767.0) as i16).collect();
+    write_wav_i16(&input, &tone, 8000, 1);
+    let out = dir.path().join("mel.npy");
+    let status = auscult()
+        .args(["features", "mel"])
+        .arg(&input)
+        .args(["--sr", "4000", "--n-fft", "256", "--hop", "64", "--n-mels", "64", "--fmin", "50", "--fmax", "2000", "--db", "--out"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let bytes = std::fs::read(&out).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    // 1 s resampled to 4000 samples: 1 + 4000/64 frames, centred.
+    assert_eq!(npy.shape(), &[64, 63]);
+    let data = npy.into_vec::<f32>().unwrap();
+    // The loudest band in the middle frame is the one holding 300 Hz.
+    let column: Vec<f32> = (0..64).map(|m| data[m * 63 + 31]).collect();
+    let peak = column.iter().enumerate().fold((0, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a }).0;
+    let bank = auscult::dsp::MelFilterbank::librosa(4000.0, 256, 64, 50.0, 2000.0, auscult::dsp::MelScale::Slaney, true);
+    let bin_300 = (300.0f64 * 256.0 / 4000.0).round() as usize;
+    let band = &bank.bands[peak];
+    assert!(band.start <= bin_300 && bin_300 < band.start + band.weights.len(), "peak band {peak} does not cover 300 Hz");
+
+    let out = auscult().args(["features", "mel", "/nonexistent.wav", "--out"]).arg(dir.path().join("x.npy")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.wav"));
+}

@@ -1,5 +1,6 @@
 //! Subcommand implementations, at the binary's edge (anyhow errors).
 
+pub mod features;
 pub mod plugins;
 pub mod process;
 
@@ -10,7 +11,8 @@ pub fn print_tui_placeholder() {
          Available now:\n  \
          auscult plugins list                      list preprocessing plugins\n  \
          auscult plugins check LIB.so              exercise one plugin on test signals\n  \
-         auscult process --chain C.toml IN OUT     run a chain offline over a recording\n\
+         auscult process --chain C.toml IN OUT     run a chain offline over a recording\n  \
+         auscult features mel IN --out OUT.npy     mel spectrogram as librosa computes it\n\
          See `auscult --help`."
     );
 }
