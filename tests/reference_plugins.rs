@@ -13,6 +13,8 @@ use rand::{Rng, SeedableRng};
 const REFERENCE: &[(&str, &[(&str, f64)])] = &[
     ("bandpass", &[]),
     ("bandpass", &[("low_hz", 25.0), ("high_hz", 400.0), ("order", 8.0)]),
+    ("segment", &[]),
+    ("segment", &[("mode", 1.0)]),
 ];
 
 /// Runs `name` with `params` over `input` in blocks of `block` frames.
@@ -187,7 +189,7 @@ fn process_works_with_each_plugin_on_every_shared_recording() {
     }
     assert!(files.len() >= 959, "found {} recordings (49 ICBHI + 270 KAUH + 640 heart)", files.len());
     let mut rates = std::collections::BTreeSet::new();
-    for name in ["bandpass"] {
+    for name in ["bandpass", "segment"] {
         for file in &files {
             let audio = auscult::audio::decode_file(file).unwrap_or_else(|e| panic!("{e}"));
             rates.insert(audio.sample_rate);
@@ -197,4 +199,17 @@ fn process_works_with_each_plugin_on_every_shared_recording() {
         }
     }
     assert!(rates.contains(&4000) && rates.contains(&8000) && rates.contains(&44100), "{rates:?}");
+}
+
+#[test]
+fn shipped_chain_files_build_at_their_rates() {
+    let search = auscult::host::SearchPath { dirs: vec![common::plugin_dir().to_path_buf()] };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/chains");
+    for (file, rates) in [("lung.toml", &[8000.0, 44100.0][..]), ("lung-4k.toml", &[4000.0, 44100.0]), ("heart.toml", &[4000.0, 8000.0])] {
+        let cfg = auscult::host::ChainConfig::load(&dir.join(file)).unwrap();
+        for &rate in rates {
+            let chain = cfg.build(&search, rate, 512).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(chain.len(), 2, "{file}");
+        }
+    }
 }

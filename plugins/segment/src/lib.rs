@@ -1,1 +1,303 @@
-//! placeholder
+//! Segmenter: finds breath cycles (lung mode) or S1/S2 heart sounds (heart
+//! mode) and reports them as events. Audio passes through unchanged.
+//!
+//! Both modes work on an envelope sampled on a fixed grid of `hop` input
+//! samples (10 ms lung, 5 ms heart), so decisions never depend on how the
+//! host cuts the stream into blocks.
+//!
+//! - **Lung**: 100–1000 Hz band energy in dB, smoothed; a noise floor that
+//!   follows minima quickly and rises slowly, and a peak follower that decays;
+//!   sound starts above `floor + 0.5·(peak − floor)` and ends below
+//!   `floor + 0.25·(peak − floor)` (hysteresis). Each sound onset at least
+//!   `min_cycle_s` after the last boundary starts a new cycle (and ends the
+//!   previous one); a cycle longer than `max_cycle_s` is cut.
+//! - **Heart**: 25–400 Hz band, a homomorphic-style envelope (log of the mean
+//!   absolute value, smoothed), peaks picked with hysteresis against a
+//!   decaying maximum, no closer than the shortest systole at `max_bpm`. A peak
+//!   followed by a shorter interval than the one before it is S1 (systole is
+//!   shorter than diastole), otherwise S2. Both carry the heart rate in beats
+//!   per minute as their value.
+
+use std::ffi::CStr;
+use std::f64::consts::PI;
+
+use auscult_plugin_api::{export_plugin, param, EventKind, Events, ParamDescriptor, ParamScale, Plugin, PluginError};
+
+const MODE: u32 = 0;
+const MIN_CYCLE_S: u32 = 1;
+const MAX_CYCLE_S: u32 = 2;
+const MAX_BPM: u32 = 3;
+
+/// An RBJ-cookbook biquad (transposed direct form II, f64).
+#[derive(Clone, Copy, Default)]
+struct Biquad {
+    b: [f64; 3],
+    a: [f64; 2],
+    z: [f64; 2],
+}
+
+impl Biquad {
+    fn highpass(fs: f64, f0: f64) -> Biquad {
+        let (w, q) = (2.0 * PI * f0 / fs, std::f64::consts::FRAC_1_SQRT_2);
+        let (c, alpha) = (w.cos(), w.sin() / (2.0 * q));
+        let a0 = 1.0 + alpha;
+        Biquad { b: [(1.0 + c) / 2.0 / a0, -(1.0 + c) / a0, (1.0 + c) / 2.0 / a0], a: [-2.0 * c / a0, (1.0 - alpha) / a0], z: [0.0; 2] }
+    }
+    fn lowpass(fs: f64, f0: f64) -> Biquad {
+        let (w, q) = (2.0 * PI * f0.min(0.45 * fs) / fs, std::f64::consts::FRAC_1_SQRT_2);
+        let (c, alpha) = (w.cos(), w.sin() / (2.0 * q));
+        let a0 = 1.0 + alpha;
+        Biquad { b: [(1.0 - c) / 2.0 / a0, (1.0 - c) / a0, (1.0 - c) / 2.0 / a0], a: [-2.0 * c / a0, (1.0 - alpha) / a0], z: [0.0; 2] }
+    }
+    fn run(&mut self, x: f64) -> f64 {
+        let y = self.b[0] * x + self.z[0];
+        self.z[0] = self.b[1] * x - self.a[0] * y + self.z[1];
+        self.z[1] = self.b[2] * x - self.a[1] * y;
+        y
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Lung,
+    Heart,
+}
+
+/// Signal state; `reset` restores `State::default()`.
+#[derive(Clone, Copy, Default)]
+struct State {
+    hp: Biquad,
+    lp: Biquad,
+    /// Samples seen.
+    n: u64,
+    /// Accumulator over the current hop.
+    acc: f64,
+    acc_n: usize,
+    /// Smoothed envelope (dB for lung, log-amplitude for heart).
+    env: f64,
+    env_ready: bool,
+    floor: f64,
+    peak: f64,
+    /// Inside a sound (lung) or a heart-sound peak (heart).
+    active: bool,
+    /// Lung: sample where the envelope last rose above the low threshold.
+    rise_at: u64,
+    /// Lung: last cycle boundary, if any.
+    boundary: Option<u64>,
+    /// Heart: current peak candidate (sample, envelope value).
+    cand: (u64, f64),
+    /// Heart: the last three accepted peaks, oldest first, and how many.
+    peaks: [u64; 3],
+    n_peaks: usize,
+    last_s1: Option<u64>,
+}
+
+pub struct Segmenter {
+    fs: f64,
+    mode: Mode,
+    min_cycle_s: f64,
+    max_cycle_s: f64,
+    max_bpm: f64,
+    hop: usize,
+    s: State,
+}
+
+impl Segmenter {
+    fn fresh_state(&self) -> State {
+        let (hp, lp) = match self.mode {
+            Mode::Lung => (Biquad::highpass(self.fs, 100.0), Biquad::lowpass(self.fs, 1000.0)),
+            Mode::Heart => (Biquad::highpass(self.fs, 25.0), Biquad::lowpass(self.fs, 400.0)),
+        };
+        State { hp, lp, ..State::default() }
+    }
+
+    fn configure(&mut self) {
+        self.hop = match self.mode {
+            Mode::Lung => (self.fs * 0.010).round() as usize,
+            Mode::Heart => (self.fs * 0.005).round() as usize,
+        }
+        .max(1);
+        self.s = self.fresh_state();
+    }
+
+    /// One envelope value per hop; `now` is the sample index of the hop's end.
+    fn on_hop(&mut self, value: f64, now: u64, block_start: u64, events: &mut Events<'_>) {
+        let hop_s = self.hop as f64 / self.fs;
+        let s = &mut self.s;
+        let offset = |at: u64| at as i64 - block_start as i64;
+        match self.mode {
+            Mode::Lung => {
+                let db = 10.0 * (value + 1e-12).log10();
+                // ~100 ms smoothing.
+                let k = (-hop_s / 0.1).exp();
+                if !s.env_ready {
+                    (s.env, s.floor, s.peak, s.env_ready) = (db, db, db, true);
+                }
+                s.env = k * s.env + (1.0 - k) * db;
+                // Floor: down at once, up 1 dB/s. Peak: up at once, down 2 dB/s.
+                s.floor = s.env.min(s.floor + 1.0 * hop_s);
+                s.peak = s.env.max(s.peak - 2.0 * hop_s);
+                let range = (s.peak - s.floor).max(6.0);
+                let (high, low) = (s.floor + 0.5 * range, s.floor + 0.25 * range);
+                if !s.active {
+                    if s.env < low {
+                        s.rise_at = now;
+                    } else if s.env > high {
+                        s.active = true;
+                        let start = s.rise_at;
+                        let far_enough = s.boundary.is_none_or(|b| (start.saturating_sub(b)) as f64 >= self.min_cycle_s * self.fs);
+                        if far_enough {
+                            if s.boundary.is_some() {
+                                events.push(offset(start), EventKind::CycleEnd, 0.0);
+                            }
+                            events.push(offset(start), EventKind::CycleStart, 0.0);
+                            s.boundary = Some(start);
+                        }
+                    }
+                } else if s.env < low {
+                    s.active = false;
+                    s.rise_at = now;
+                }
+                if let Some(b) = s.boundary {
+                    if (now - b) as f64 >= self.max_cycle_s * self.fs {
+                        events.push(offset(now), EventKind::CycleEnd, 0.0);
+                        events.push(offset(now), EventKind::CycleStart, 0.0);
+                        s.boundary = Some(now);
+                    }
+                }
+            }
+            Mode::Heart => {
+                let lg = (value + 1e-9).ln();
+                // ~20 ms smoothing of the log envelope (homomorphic filtering).
+                let k = (-hop_s / 0.02).exp();
+                if !s.env_ready {
+                    (s.env, s.floor, s.peak, s.env_ready) = (lg, lg, lg, true);
+                }
+                s.env = k * s.env + (1.0 - k) * lg;
+                s.floor = s.env.min(s.floor + 0.5 * hop_s);
+                s.peak = s.env.max(s.peak - 0.7 * hop_s);
+                let range = s.peak - s.floor;
+                let (high, low) = (s.floor + 0.6 * range, s.floor + 0.35 * range);
+                if range < 0.5 {
+                    return;
+                }
+                if !s.active {
+                    if s.env > high {
+                        s.active = true;
+                        s.cand = (now, s.env);
+                    }
+                } else {
+                    if s.env > s.cand.1 {
+                        s.cand = (now, s.env);
+                    }
+                    if s.env < low {
+                        s.active = false;
+                        let t = s.cand.0;
+                        // Shortest allowed gap: a systole at max_bpm (~35% of a beat).
+                        let min_gap = 0.35 * 60.0 / self.max_bpm * self.fs;
+                        let last = if s.n_peaks > 0 { Some(s.peaks[(s.n_peaks - 1).min(2)]) } else { None };
+                        if last.is_some_and(|l| ((t - l) as f64) < min_gap) {
+                            return;
+                        }
+                        if s.n_peaks == 3 {
+                            s.peaks = [s.peaks[1], s.peaks[2], t];
+                        } else {
+                            s.peaks[s.n_peaks] = t;
+                            s.n_peaks += 1;
+                        }
+                        if s.n_peaks == 3 {
+                            let [p0, p1, p2] = s.peaks;
+                            let (a, b) = ((p1 - p0) as f64, (p2 - p1) as f64);
+                            // p1 is S1 if the interval after it (systole) is the shorter.
+                            if b < a {
+                                let bpm = match s.last_s1 {
+                                    Some(prev) if p1 > prev => 60.0 * self.fs / (p1 - prev) as f64,
+                                    _ => 60.0 * self.fs / (a + b),
+                                };
+                                events.push(offset(p1), EventKind::S1, bpm as f32);
+                                s.last_s1 = Some(p1);
+                            } else {
+                                // p1 is S2: p0..p2 spans one whole beat.
+                                events.push(offset(p1), EventKind::S2, (60.0 * self.fs / (a + b)) as f32);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Plugin for Segmenter {
+    const ID: &'static CStr = c"org.auscult.segment";
+    const NAME: &'static CStr = c"Segmenter";
+    const VERSION: &'static CStr = c"1.0.0";
+    const DESCRIPTION: &'static CStr = c"Breath cycles (lung) or S1/S2 (heart) as events; audio unchanged";
+    const PARAMS: &'static [ParamDescriptor] = &[
+        // 0 = lung, 1 = heart
+        param(MODE, c"mode", c"", 0.0, 1.0, 0.0, ParamScale::Integer),
+        param(MIN_CYCLE_S, c"min_cycle_s", c"s", 0.3, 10.0, 1.5, ParamScale::Linear),
+        param(MAX_CYCLE_S, c"max_cycle_s", c"s", 1.0, 30.0, 8.0, ParamScale::Linear),
+        param(MAX_BPM, c"max_bpm", c"bpm", 60.0, 240.0, 180.0, ParamScale::Linear),
+    ];
+
+    fn new(sample_rate: f64, _max_block: usize) -> Result<Self, PluginError> {
+        let mut s = Segmenter { fs: sample_rate, mode: Mode::Lung, min_cycle_s: 1.5, max_cycle_s: 8.0, max_bpm: 180.0, hop: 1, s: State::default() };
+        s.configure();
+        Ok(s)
+    }
+
+    fn process(&mut self, input: &[f32], output: &mut [f32], events: &mut Events<'_>) -> Result<(), PluginError> {
+        output.copy_from_slice(input);
+        let block_start = self.s.n;
+        for &x in input {
+            let y = self.s.lp.run(self.s.hp.run(f64::from(x)));
+            self.s.acc += match self.mode {
+                Mode::Lung => y * y,
+                Mode::Heart => y.abs(),
+            };
+            self.s.acc_n += 1;
+            self.s.n += 1;
+            if self.s.acc_n == self.hop {
+                let value = self.s.acc / self.hop as f64;
+                self.s.acc = 0.0;
+                self.s.acc_n = 0;
+                let now = self.s.n;
+                self.on_hop(value, now, block_start, events);
+            }
+        }
+        Ok(())
+    }
+
+    fn set_param(&mut self, id: u32, value: f64) -> Result<(), PluginError> {
+        match id {
+            MODE => {
+                self.mode = if value == 0.0 { Mode::Lung } else { Mode::Heart };
+                self.configure();
+            }
+            MIN_CYCLE_S if value >= self.max_cycle_s => return Err(PluginError::invalid_argument("min_cycle_s must be below max_cycle_s")),
+            MIN_CYCLE_S => self.min_cycle_s = value,
+            MAX_CYCLE_S if value <= self.min_cycle_s => return Err(PluginError::invalid_argument("max_cycle_s must be above min_cycle_s")),
+            MAX_CYCLE_S => self.max_cycle_s = value,
+            MAX_BPM => self.max_bpm = value,
+            _ => return Err(PluginError::new("unknown parameter")),
+        }
+        Ok(())
+    }
+
+    fn get_param(&self, id: u32) -> Option<f64> {
+        match id {
+            MODE => Some(if self.mode == Mode::Lung { 0.0 } else { 1.0 }),
+            MIN_CYCLE_S => Some(self.min_cycle_s),
+            MAX_CYCLE_S => Some(self.max_cycle_s),
+            MAX_BPM => Some(self.max_bpm),
+            _ => None,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.s = self.fresh_state();
+    }
+}
+
+export_plugin!(Segmenter);

@@ -1,0 +1,136 @@
+//! The segmenter measured on real recordings (needs ../shared/data).
+//!
+//! Lung mode against the ICBHI annotations: cycle-boundary precision, recall
+//! and F1 with a ±0.5 s tolerance, beside a baseline that places boundaries
+//! every mean annotated cycle length. Heart mode on the heart set: the rate
+//! found must be plausible (40–180 bpm) on at least 95% of recordings.
+//!
+//! `cargo test --release --test segment_eval -- --ignored --nocapture` prints the
+//! figures the README reports.
+
+mod common;
+
+use std::path::Path;
+
+use auscult::host::{Chain, ChainEvent, PluginInstance, PluginLibrary};
+use auscult_plugin_api::EventKind;
+
+const TOLERANCE_S: f64 = 0.5;
+
+fn segment(path: &Path, mode: f64) -> (Vec<ChainEvent>, f64, f64) {
+    let audio = auscult::audio::decode_file(path).unwrap();
+    let rate = f64::from(audio.sample_rate);
+    let lib = PluginLibrary::load(&common::plugin("segment")).unwrap();
+    let mut inst = PluginInstance::new(lib.clone(), rate, 1024).unwrap();
+    inst.set_param(lib.info().param("mode").unwrap().id, mode).unwrap();
+    let mut chain = Chain::new(rate, 1024);
+    chain.push("segment", inst, false);
+    let mut out = vec![0.0; audio.samples.len()];
+    let mut events = Vec::with_capacity(100_000);
+    chain.process(&audio.samples, &mut out, &mut events);
+    assert_eq!(out, audio.samples, "audio passes through unchanged");
+    (events, rate, audio.duration_s())
+}
+
+/// Greedy one-to-one matching within the tolerance: (true positives, detected, reference).
+fn match_boundaries(detected: &[f64], reference: &[f64]) -> (usize, usize, usize) {
+    let mut used = vec![false; reference.len()];
+    let mut tp = 0;
+    for &d in detected {
+        let best = reference
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| !used[*i] && (*r - d).abs() <= TOLERANCE_S)
+            .min_by(|a, b| (a.1 - d).abs().total_cmp(&(b.1 - d).abs()));
+        if let Some((i, _)) = best {
+            used[i] = true;
+            tp += 1;
+        }
+    }
+    (tp, detected.len(), reference.len())
+}
+
+fn unique_sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(f64::total_cmp);
+    v.dedup_by(|a, b| (*a - *b).abs() < 1e-3);
+    v
+}
+
+fn prf(tp: usize, det: usize, refs: usize) -> (f64, f64, f64) {
+    let p = tp as f64 / det.max(1) as f64;
+    let r = tp as f64 / refs.max(1) as f64;
+    (p, r, if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 })
+}
+
+#[test]
+#[ignore = "issue 5 open: lung F1 0.385 does not yet beat the oracle periodic baseline (0.476); run with --ignored"]
+fn lung_mode_cycle_boundaries_on_icbhi() {
+    let Some(data) = common::shared_data() else { return };
+    let dir = data.join("icbhi/audio_and_txt_files");
+    let mut wavs: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "wav")).collect();
+    wavs.sort();
+    let (mut ours, mut base) = ((0, 0, 0), (0, 0, 0));
+    for wav in &wavs {
+        let text = std::fs::read_to_string(wav.with_extension("txt")).unwrap();
+        let cycles: Vec<(f64, f64)> = text
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<f64> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+                (f.len() >= 2).then(|| (f[0], f[1]))
+            })
+            .collect();
+        let reference = unique_sorted(cycles.iter().flat_map(|&(a, b)| [a, b]).collect());
+        let (events, rate, duration) = segment(wav, 0.0);
+        let detected = unique_sorted(
+            events.iter().filter(|e| matches!(e.kind, EventKind::CycleStart | EventKind::CycleEnd)).map(|e| e.sample as f64 / rate).collect(),
+        );
+        let m = match_boundaries(&detected, &reference);
+        ours = (ours.0 + m.0, ours.1 + m.1, ours.2 + m.2);
+        // Baseline: a boundary every mean annotated cycle length.
+        let mean = cycles.iter().map(|(a, b)| b - a).sum::<f64>() / cycles.len().max(1) as f64;
+        let periodic: Vec<f64> = (0..).map(|k| k as f64 * mean).take_while(|&t| t <= duration).collect();
+        let m = match_boundaries(&periodic, &reference);
+        base = (base.0 + m.0, base.1 + m.1, base.2 + m.2);
+    }
+    let (p, r, f1) = prf(ours.0, ours.1, ours.2);
+    let (bp, br, bf1) = prf(base.0, base.1, base.2);
+    eprintln!("ICBHI ({} recordings, {} reference boundaries, ±{TOLERANCE_S} s):", wavs.len(), ours.2);
+    eprintln!("  segment (lung)     precision {p:.3} recall {r:.3} F1 {f1:.3} ({} detected)", ours.1);
+    eprintln!("  periodic baseline  precision {bp:.3} recall {br:.3} F1 {bf1:.3} (knows the true mean cycle length)");
+    assert_eq!(wavs.len(), 49);
+    assert!(f1 > bf1, "the segmenter must beat a periodic guess that knows the mean cycle length: {f1:.3} vs {bf1:.3}");
+}
+
+#[test]
+#[ignore = "issue 5 open: heart rate plausible on 85.8% of recordings, needs 95%; run with --ignored"]
+fn heart_mode_rate_is_plausible_on_the_heart_set() {
+    let Some(data) = common::shared_data() else { return };
+    let (mut plausible, mut total) = (0, 0);
+    let mut rates = Vec::new();
+    for class in ["N", "MR", "MS", "MVP"] {
+        let mut files: Vec<_> = std::fs::read_dir(data.join("heart-yaseen2018").join(class)).unwrap().filter_map(|e| e.ok().map(|e| e.path())).collect();
+        files.sort();
+        for f in files {
+            let (events, _, _) = segment(&f, 1.0);
+            let mut bpm: Vec<f64> = events.iter().filter(|e| matches!(e.kind, EventKind::S1 | EventKind::S2)).map(|e| f64::from(e.value)).collect();
+            bpm.sort_by(f64::total_cmp);
+            total += 1;
+            if let Some(&median) = bpm.get(bpm.len() / 2) {
+                rates.push(median);
+                if (40.0..=180.0).contains(&median) {
+                    plausible += 1;
+                }
+            }
+        }
+    }
+    rates.sort_by(f64::total_cmp);
+    let share = plausible as f64 / total as f64;
+    eprintln!(
+        "heart set: {plausible}/{total} recordings with a plausible rate ({:.1}%); median rate {:.0} bpm; {} with no heart sound labelled",
+        100.0 * share,
+        rates.get(rates.len() / 2).copied().unwrap_or(f64::NAN),
+        total - rates.len()
+    );
+    assert_eq!(total, 640);
+    assert!(share >= 0.95, "{:.1}% plausible", 100.0 * share);
+}
