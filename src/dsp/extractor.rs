@@ -98,11 +98,7 @@ pub struct MelSpectrogram {
 
 impl MelSpectrogram {
     pub fn frames(&self) -> usize {
-        if self.n_mels == 0 {
-            0
-        } else {
-            self.data.len() / self.n_mels
-        }
+        self.data.len().checked_div(self.n_mels).unwrap_or(0)
     }
 
     pub fn frame(&self, t: usize) -> &[f32] {

@@ -92,6 +92,21 @@ struct State {
     last_s1: Option<u64>,
 }
 
+impl State {
+    /// Smooths `x` into the envelope (time constant `tau` s) and updates
+    /// the floor (follows minima at once, rises `rise` per second) and the
+    /// peak (follows maxima at once, decays `decay` per second).
+    fn follow(&mut self, x: f64, hop_s: f64, tau: f64, rise: f64, decay: f64) {
+        if !self.env_ready {
+            (self.env, self.floor, self.peak, self.env_ready) = (x, x, x, true);
+        }
+        let k = (-hop_s / tau).exp();
+        self.env = k * self.env + (1.0 - k) * x;
+        self.floor = self.env.min(self.floor + rise * hop_s);
+        self.peak = self.env.max(self.peak - decay * hop_s);
+    }
+}
+
 pub struct Segmenter {
     fs: f64,
     mode: Mode,
@@ -127,16 +142,9 @@ impl Segmenter {
         let offset = |at: u64| at as i64 - block_start as i64;
         match self.mode {
             Mode::Lung => {
-                let db = 10.0 * (value + 1e-12).log10();
-                // ~100 ms smoothing.
-                let k = (-hop_s / 0.1).exp();
-                if !s.env_ready {
-                    (s.env, s.floor, s.peak, s.env_ready) = (db, db, db, true);
-                }
-                s.env = k * s.env + (1.0 - k) * db;
-                // Floor: down at once, up 1 dB/s. Peak: up at once, down 2 dB/s.
-                s.floor = s.env.min(s.floor + 1.0 * hop_s);
-                s.peak = s.env.max(s.peak - 2.0 * hop_s);
+                // Energy in dB, ~100 ms smoothing; the floor rises 1 dB/s,
+                // the peak decays 2 dB/s.
+                s.follow(10.0 * (value + 1e-12).log10(), hop_s, 0.1, 1.0, 2.0);
                 let range = (s.peak - s.floor).max(6.0);
                 let (high, low) = (s.floor + 0.5 * range, s.floor + 0.25 * range);
                 if !s.active {
@@ -167,15 +175,8 @@ impl Segmenter {
                 }
             }
             Mode::Heart => {
-                let lg = (value + 1e-9).ln();
-                // ~20 ms smoothing of the log envelope (homomorphic filtering).
-                let k = (-hop_s / 0.02).exp();
-                if !s.env_ready {
-                    (s.env, s.floor, s.peak, s.env_ready) = (lg, lg, lg, true);
-                }
-                s.env = k * s.env + (1.0 - k) * lg;
-                s.floor = s.env.min(s.floor + 0.5 * hop_s);
-                s.peak = s.env.max(s.peak - 0.7 * hop_s);
+                // Log amplitude, ~20 ms smoothing (homomorphic filtering).
+                s.follow((value + 1e-9).ln(), hop_s, 0.02, 0.5, 0.7);
                 let range = s.peak - s.floor;
                 let (high, low) = (s.floor + 0.6 * range, s.floor + 0.35 * range);
                 if range < 0.5 {

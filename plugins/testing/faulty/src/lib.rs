@@ -75,7 +75,7 @@ impl Plugin for Faulty {
         self.blocks += 1;
         output.copy_from_slice(input);
         events.push(0, EventKind::CycleStart, 0.0);
-        if self.mode == Mode::None || self.blocks % self.every_n != 0 {
+        if self.mode == Mode::None || !self.blocks.is_multiple_of(self.every_n) {
             return Ok(());
         }
         match self.mode {
