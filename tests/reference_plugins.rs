@@ -213,3 +213,14 @@ fn shipped_chain_files_build_at_their_rates() {
         }
     }
 }
+
+#[test]
+fn bandpass_band_above_the_default_can_be_set_from_a_chain_file() {
+    let text = "[[chain]]\nplugin = \"bandpass\"\nparams = { low_hz = 3000.0, high_hz = 6000.0 }\n";
+    let cfg = auscult::host::ChainConfig::parse(Path::new("high.toml"), text.into()).unwrap();
+    let search = auscult::host::SearchPath { dirs: vec![common::plugin_dir().to_path_buf()] };
+    let mut chain = cfg.build(&search, 44100.0, 256).unwrap();
+    let info = chain.slots()[0].info().clone();
+    assert_eq!(chain.get_param(0, info.param("low_hz").unwrap().id).unwrap(), 3000.0);
+    assert_eq!(chain.get_param(0, info.param("high_hz").unwrap().id).unwrap(), 6000.0);
+}

@@ -168,9 +168,11 @@ impl Plugin for BandPass {
         Ok(())
     }
 
-    /// Changing one edge past the other is refused; set them in an order
-    /// that keeps `low < high` (the host applies chain files in descriptor
-    /// order: low, then high, so widen by moving high first at run time).
+    /// The host applies a chain file's values in descriptor order (low, then
+    /// high), so a band entirely above the default one arrives as a low edge
+    /// above the current high edge. That case moves the high edge up an
+    /// octave (below Nyquist) and the chain's high value then lands; a high
+    /// edge at or below the low one is refused.
     fn set_param(&mut self, id: u32, value: f64) -> Result<(), PluginError> {
         let (low, high, order) = match id {
             LOW_HZ => (value, self.high, self.order),
@@ -178,8 +180,6 @@ impl Plugin for BandPass {
             ORDER => (self.low, self.high, value as usize),
             _ => return Err(PluginError::new("unknown parameter")),
         };
-        // A band given low-first may pass through an empty band; accept a
-        // low edge above the current high by pushing high along if possible.
         if id == LOW_HZ && low >= high {
             let nyquist = self.sample_rate / 2.0;
             let pushed = (low * 2.0).min(nyquist * 0.99);
