@@ -28,6 +28,10 @@ enum Command {
     },
     /// Run a plugin chain offline over a file.
     Process(cli::process::ProcessArgs),
+    /// List the capture devices and the formats each supports.
+    Devices,
+    /// Record a session (audio, annotations, metadata) from a device or file.
+    Record(cli::record::RecordArgs),
     /// Compute features (mel spectrogram, Kaldi fbank) and write them as .npy.
     Features {
         #[command(subcommand)]
@@ -71,5 +75,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Plugins { command: PluginsCommand::Check { path } }) => cli::plugins::check(&path),
         Some(Command::Process(args)) => cli::process::run(&args),
         Some(Command::Features { command }) => cli::features::run(&command),
+        Some(Command::Devices) => cli::devices::run(),
+        Some(Command::Record(args)) => cli::record::run(&args),
     }
 }

@@ -40,6 +40,8 @@ pub enum DecodeError {
     Unsupported { path: PathBuf, reason: String },
     #[error("{}: corrupt audio: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
+    #[error("{}: truncated: the header declares {declared} frames but the file holds {found}", path.display())]
+    Truncated { path: PathBuf, declared: u64, found: u64 },
     #[error("{}: no audio samples", path.display())]
     NoSamples { path: PathBuf },
     #[error("{}: non-finite sample (NaN or infinity) at frame {frame}", path.display())]
@@ -99,6 +101,13 @@ pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
         }
         buf.copy_interleaved_ref(decoded);
         mix_to_mono(buf.samples(), channels, &mut samples);
+    }
+    // symphonia stops quietly at the end of the file; a data chunk that
+    // promised more frames than the file holds is a truncated file.
+    if let Some(declared) = params.n_frames {
+        if (samples.len() as u64) < declared {
+            return Err(DecodeError::Truncated { path: p(), declared, found: samples.len() as u64 });
+        }
     }
     if let Some(frame) = samples.iter().position(|x| !x.is_finite()) {
         return Err(DecodeError::NonFinite { path: p(), frame });

@@ -1,8 +1,10 @@
 //! Subcommand implementations, at the binary's edge (anyhow errors).
 
+pub mod devices;
 pub mod features;
 pub mod plugins;
 pub mod process;
+pub mod record;
 
 /// Until the terminal UI lands, say what `auscult` will do and what works.
 pub fn print_tui_placeholder() {
