@@ -6,6 +6,8 @@
 #![deny(clippy::unwrap_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::panic))]
 
+pub mod analysis;
 pub mod audio;
 pub mod dsp;
 pub mod host;
+pub mod ui;

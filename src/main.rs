@@ -13,10 +13,12 @@ mod cli;
 ///
 /// Exit status: 0 success, 1 a check found faults, 2 error.
 #[derive(Parser, Debug)]
-#[command(name = "auscult", version, about, long_about = None)]
+#[command(name = "auscult", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    tui: cli::tui::TuiArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -67,10 +69,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        None => {
-            cli::print_tui_placeholder();
-            Ok(ExitCode::SUCCESS)
-        }
+        None => cli::tui::run(&cli.tui).map(|()| ExitCode::SUCCESS),
         Some(Command::Plugins { command: PluginsCommand::List { paths } }) => cli::plugins::list(&paths),
         Some(Command::Plugins { command: PluginsCommand::Check { path } }) => cli::plugins::check(&path),
         Some(Command::Process(args)) => cli::process::run(&args),

@@ -56,7 +56,21 @@ pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
     if len == 0 {
         return Err(DecodeError::Empty { path: p() });
     }
-    let stream = MediaSourceStream::new(Box::new(file), Default::default());
+    decode_stream(Box::new(file), path)
+}
+
+/// Decodes audio held in memory (a recording built into the binary);
+/// `name` stands for the file in errors and gives the format hint.
+pub fn decode_bytes(bytes: &'static [u8], name: &Path) -> Result<Decoded, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty { path: name.to_path_buf() });
+    }
+    decode_stream(Box::new(std::io::Cursor::new(bytes)), name)
+}
+
+fn decode_stream(source: Box<dyn symphonia::core::io::MediaSource>, path: &Path) -> Result<Decoded, DecodeError> {
+    let p = || path.to_path_buf();
+    let stream = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);

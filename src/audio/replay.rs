@@ -75,6 +75,24 @@ pub fn open(path: &Path, options: ReplayOptions) -> Result<Source, DecodeError> 
     Ok(from_samples(info, decoded.samples, options))
 }
 
+/// The recording built into the binary, replayed when there is no input
+/// device: a KAUH clip (CC BY 4.0, see samples/README.md).
+pub const BUNDLED_NAME: &str = "samples/kauh-EP109-normal.wav";
+const BUNDLED: &[u8] = include_bytes!("../../samples/kauh-EP109-normal.wav");
+
+/// Opens the bundled recording as a source.
+pub fn open_bundled(options: ReplayOptions) -> Result<Source, DecodeError> {
+    let decoded = super::decode::decode_bytes(BUNDLED, Path::new(BUNDLED_NAME))?;
+    let info = SourceInfo {
+        kind: SourceKind::Replay,
+        name: BUNDLED_NAME.to_string(),
+        sample_rate: decoded.sample_rate,
+        channels: decoded.channels as u16,
+        format: format!("bundled recording, {} Hz", decoded.sample_rate),
+    };
+    Ok(from_samples(info, decoded.samples, options))
+}
+
 /// Replays samples already in memory (tests, and sources made by the caller).
 pub fn from_samples(info: SourceInfo, samples: Vec<f32>, options: ReplayOptions) -> Source {
     let (producer, consumer) = rtrb::RingBuffer::new(ring_capacity(info.sample_rate, options.ring_seconds));

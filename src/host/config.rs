@@ -87,6 +87,16 @@ impl ChainConfig {
         }
     }
 
+    /// The file this chain came from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The chain file's text, as read.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// An empty chain that belongs to no file.
     pub fn empty() -> ChainConfig {
         ChainConfig { path: PathBuf::from("<empty chain>"), text: String::new(), file: ChainFile::default() }

@@ -1,0 +1,10 @@
+//! The terminal UI: state + key handling (`app`), drawing (`render`) and
+//! themes. The terminal loop that ties them to the analysis thread lives
+//! in the binary (src/cli/tui.rs).
+
+pub mod app;
+pub mod render;
+pub mod theme;
+
+pub use app::{App, Mode};
+pub use theme::{ColorDepth, Theme};

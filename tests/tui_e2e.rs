@@ -1,0 +1,167 @@
+//! End to end in a real terminal: the binary runs inside tmux on a sample
+//! recording; keys go in with send-keys, the screen comes back with
+//! capture-pane, and the session files are checked on disk.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use auscult::audio::decode_file;
+use auscult::audio::session::{SessionMeta, SessionState};
+
+const SAMPLE: &str = "samples/kauh-EP101-asthma-wheeze.wav";
+
+/// A tmux server of our own (its own socket), killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(command: &str, width: u16, height: u16) -> Tmux {
+        let socket = format!("auscult-test-{}", std::process::id());
+        let tmux = Tmux { socket };
+        let status = tmux
+            .cmd()
+            .args(["new-session", "-d", "-s", "t", "-x", &width.to_string(), "-y", &height.to_string(), command])
+            .status()
+            .expect("tmux is needed for this test (.ci/setup installs it)");
+        assert!(status.success(), "tmux new-session failed");
+        tmux
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]);
+        c
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let status = self.cmd().args(["send-keys", "-t", "t"]).args(keys).status().unwrap();
+        assert!(status.success());
+    }
+
+    fn screen(&self) -> String {
+        let out = self.cmd().args(["capture-pane", "-p", "-t", "t"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits for `needle` on screen; fails with the screen after `secs`.
+    fn wait_for(&self, needle: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let screen = self.screen();
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "{needle:?} did not appear within {secs} s; the screen:\n{screen}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn wait_until_gone(&self, needle: &str, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while self.screen().contains(needle) {
+            assert!(Instant::now() < deadline, "{needle:?} still on screen after {secs} s:\n{}", self.screen());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").status();
+    }
+}
+
+fn sessions(parent: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(parent).unwrap().map(|e| e.unwrap().path()).collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn drive_a_session_from_the_keyboard() {
+    let repo = common::workspace_root();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sessions");
+    let command = format!(
+        "cd '{}' && AUSCULT_PLUGIN_PATH='{}' '{}' --input {SAMPLE} --out '{}' --theme monochrome; echo AUSCULT-EXIT $?; sleep 600",
+        repo.display(),
+        common::plugin_dir().display(),
+        env!("CARGO_BIN_EXE_auscult"),
+        out.display()
+    );
+    let tmux = Tmux::start(&command, 100, 30);
+
+    let screen = tmux.wait_for("replay kauh-EP101-asthma-wheeze.wav", 30);
+    for panel in ["Spectrogram", "Envelope", "Chain", "Predictions", "? help"] {
+        assert!(screen.contains(panel), "{panel} missing:\n{screen}");
+    }
+    // The spectrogram fills in from the real recording.
+    tmux.wait_for("@", 10);
+
+    // Pause and resume the display.
+    tmux.keys(&["Space"]);
+    tmux.wait_for("PAUSED", 5);
+    tmux.keys(&["Space"]);
+    tmux.wait_until_gone("PAUSED", 5);
+
+    // Bypass the first plugin from the chain panel.
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("▶ bandpass", 5);
+    tmux.keys(&["b"]);
+    tmux.wait_for("bypassed", 5);
+
+    // Record, mark the chest location, stop.
+    tmux.keys(&["r"]);
+    tmux.wait_for("● REC", 5);
+    tmux.keys(&["l"]);
+    tmux.wait_for("Chest location", 5);
+    tmux.keys(&["P L M", "Enter"]);
+    tmux.wait_for("│ P L M", 5);
+    tmux.wait_for("REC 00:02", 10);
+    tmux.keys(&["s"]);
+    tmux.wait_for("saved", 5);
+    tmux.wait_until_gone("● REC", 5);
+
+    // Record again and quit mid-recording: asked first, then saved.
+    tmux.keys(&["r"]);
+    tmux.wait_for("● REC", 5);
+    tmux.keys(&["q"]);
+    tmux.wait_for("Recording in progress", 5);
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("AUSCULT-EXIT", 15);
+    assert!(screen.contains("AUSCULT-EXIT 0"), "{screen}");
+    assert!(screen.contains("session saved in"), "{screen}");
+
+    // Both sessions are on disk, finished, private, and hold the recording.
+    let source = decode_file(&repo.join(SAMPLE)).unwrap();
+    let dirs = sessions(&out);
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    for (i, session) in dirs.iter().enumerate() {
+        assert_eq!(std::fs::metadata(session).unwrap().permissions().mode() & 0o777, 0o700);
+        let meta = SessionMeta::load(session).unwrap();
+        assert_eq!(meta.state, SessionState::Finished, "{}", session.display());
+        assert_eq!(meta.source, "replay");
+        assert!(meta.chain.as_deref().unwrap_or("").contains("bandpass"));
+        let audio = session.join("audio.wav");
+        assert_eq!(std::fs::metadata(&audio).unwrap().permissions().mode() & 0o777, 0o600);
+        let recorded = decode_file(&audio).unwrap().samples;
+        assert!(recorded.len() as u64 == meta.frames && !recorded.is_empty());
+        if i == 0 {
+            assert!(recorded.len() >= 2 * 4000, "at least the 2 s waited for: {}", recorded.len());
+            assert_eq!(meta.locations[0].location, "P L M");
+        }
+        // The raw input, untouched by the (partly bypassed) chain: a
+        // contiguous stretch of the looped source.
+        let looped: Vec<f32> = source.samples.iter().chain(&source.samples).chain(&source.samples).copied().collect();
+        let head = &recorded[..recorded.len().min(400)];
+        let found = looped.windows(head.len()).position(|w| w == head);
+        let at = found.unwrap_or_else(|| panic!("session {i}: recording is not a stretch of the source"));
+        let n = recorded.len().min(looped.len() - at);
+        assert_eq!(recorded[..n], looped[at..at + n]);
+    }
+}
