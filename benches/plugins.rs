@@ -16,7 +16,7 @@ const BLOCK: usize = 256;
 fn bench_plugins(c: &mut Criterion) {
     let mut group = c.benchmark_group("plugin_1s");
     group.sample_size(20);
-    for (name, mode) in [("bandpass", None), ("segment", Some(0.0)), ("segment", Some(1.0))] {
+    for (name, mode) in [("bandpass", None), ("denoise", None), ("segment", Some(0.0)), ("segment", Some(1.0))] {
         let lib = PluginLibrary::load(&common::plugin(name)).expect("loading plugin");
         for rate in [4000.0, 44100.0] {
             let n = rate as usize;

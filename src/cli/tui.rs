@@ -109,6 +109,7 @@ fn event_loop(
     updates: &crossbeam_channel::Receiver<Update>,
 ) -> anyhow::Result<()> {
     let mut last_draw = Instant::now() - FRAME;
+    let (started, mut frames_drawn) = (Instant::now(), 0u64);
     while !app.quit {
         while let Ok(update) = updates.try_recv() {
             app.apply(update);
@@ -119,6 +120,7 @@ fn event_loop(
             terminal.draw(|f| render::draw(f, app)).context("drawing")?;
             app.dirty = false;
             last_draw = Instant::now();
+            frames_drawn += 1;
         }
         let wait = FRAME.saturating_sub(last_draw.elapsed()).max(Duration::from_millis(5));
         if event::poll(wait).context("reading the terminal")? {
@@ -132,6 +134,11 @@ fn event_loop(
                 _ => {}
             }
         }
+    }
+    // For measuring the frame rate (scripts/measure_tui.sh).
+    if let Some(path) = std::env::var_os("AUSCULT_UI_STATS") {
+        let seconds = started.elapsed().as_secs_f64();
+        let _ = std::fs::write(path, format!("frames={frames_drawn}\nseconds={seconds:.3}\nfps={:.2}\n", frames_drawn as f64 / seconds));
     }
     Ok(())
 }
