@@ -14,6 +14,7 @@ use crate::audio::session::{CycleClass, SessionMeta, SessionWriter};
 use crate::audio::{Source, SourceState};
 use crate::dsp::extractor::{MelConfig, StreamingMel};
 use crate::host::{Chain, ChainEvent, EventKind};
+use crate::model::live::{LiveModel, LivePrediction};
 
 /// What the UI asks of the analysis thread.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,6 +82,8 @@ pub enum Update {
     RecordingStarted(PathBuf),
     RecordingSaved { dir: PathBuf, seconds: f64 },
     Labelled { start_s: f64, end_s: f64, label: CycleClass },
+    /// A model's verdict on a cycle (or window), class probabilities.
+    Prediction { start_s: f64, end_s: f64, probabilities: Vec<f32> },
     /// A notice or error for the status line.
     Message(String),
 }
@@ -117,7 +120,14 @@ pub const ENVELOPE_HOP_S: f64 = 0.01;
 const BLOCK: usize = 512;
 
 /// Runs until [`Command::Quit`] or the UI hangs up.
-pub fn run(mut source: Source, mut chain: Chain, config: AnalysisConfig, commands: Receiver<Command>, updates: Sender<Update>) {
+pub fn run(
+    mut source: Source,
+    mut chain: Chain,
+    mut model: Option<LiveModel>,
+    config: AnalysisConfig,
+    commands: Receiver<Command>,
+    updates: Sender<Update>,
+) {
     let rate = source.info.sample_rate;
     let r = f64::from(rate);
     let mut mel = match StreamingMel::new(config.mel(rate)) {
@@ -181,6 +191,10 @@ pub fn run(mut source: Source, mut chain: Chain, config: AnalysisConfig, command
             events.reserve(chain.len() * crate::host::chain::EVENTS_PER_BLOCK);
             chain.process(&input[..n], &mut output[..n], &mut events);
             processed += n as u64;
+            let mut predictions: Vec<LivePrediction> = Vec::new();
+            if let Some(m) = model.as_mut() {
+                predictions.extend(m.push(&input[..n]));
+            }
             for e in &events {
                 match e.kind {
                     EventKind::CycleStart => open_cycle = Some(e.sample),
@@ -193,6 +207,9 @@ pub fn run(mut source: Source, mut chain: Chain, config: AnalysisConfig, command
                                 }
                             }
                             let _ = updates.send(Update::Cycle { start_s, end_s });
+                            if let Some(m) = model.as_mut() {
+                                predictions.extend(m.cycle(start, e.sample));
+                            }
                         }
                     }
                     EventKind::S1 => {
@@ -200,6 +217,9 @@ pub fn run(mut source: Source, mut chain: Chain, config: AnalysisConfig, command
                     }
                     EventKind::S2 => {}
                 }
+            }
+            for p in predictions {
+                let _ = updates.send(Update::Prediction { start_s: p.start_s, end_s: p.end_s, probabilities: p.probabilities });
             }
             if let Some(mel) = mel.as_mut() {
                 mel_out.clear();

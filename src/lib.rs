@@ -8,6 +8,9 @@
 
 pub mod analysis;
 pub mod audio;
+pub mod datasets;
 pub mod dsp;
 pub mod host;
+pub mod metrics;
+pub mod model;
 pub mod ui;

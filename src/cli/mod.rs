@@ -5,4 +5,5 @@ pub mod features;
 pub mod plugins;
 pub mod process;
 pub mod record;
+pub mod train;
 pub mod tui;

@@ -14,6 +14,7 @@ use auscult::audio::replay::{self, ReplayOptions};
 use auscult::audio::session::recover_unfinished;
 use auscult::audio::{open_input, InputError, InputOptions, Source};
 use auscult::host::{Chain, ChainConfig, SearchPath};
+use auscult::model::live::LiveModel;
 use auscult::ui::{render, App, ColorDepth, Mode, Theme};
 use crossterm::event::{self, Event, KeyEventKind};
 
@@ -27,7 +28,8 @@ pub struct TuiArgs {
     /// Chain file; default: plugins/chains/{lung,lung-4k,heart}.toml by mode and rate.
     #[arg(long, value_name = "CHAIN.toml")]
     pub chain: Option<PathBuf>,
-    /// Model to run on each cycle.
+    /// Model to run on each cycle (lung-cycles) or window: a name in models/
+    /// (lung-cycles, lung-diagnosis, heart) or a card file.
     #[arg(long, value_name = "NAME")]
     pub model: Option<String>,
     /// default, high-contrast, monochrome, or a theme file.
@@ -74,17 +76,27 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<()> {
         chain_text,
         model: args.model.clone(),
     };
-    if args.model.is_some() {
-        notices.push("models are not built yet: showing cycles and labels only".into());
-    }
+    let live = match &args.model {
+        Some(name) => {
+            let card = auscult::model::card::find(name)?;
+            let classifier = auscult::model::inference::Classifier::load(&card)?;
+            Some(LiveModel::new(classifier, rate, &SearchPath::standard(&[]))?)
+        }
+        None => None,
+    };
 
     let mut app = App::new(source.info.clone(), theme, mode, N_MELS, out);
+    if let Some(m) = &live {
+        let (name, classes) = m.describe();
+        app.model = Some(name);
+        app.model_classes = classes;
+    }
     app.notice = (!notices.is_empty()).then(|| notices.join("; "));
     let (command_tx, command_rx) = crossbeam_channel::unbounded::<Command>();
     let (update_tx, update_rx) = crossbeam_channel::unbounded::<Update>();
     let worker = std::thread::Builder::new()
         .name("auscult-analysis".into())
-        .spawn(move || analysis::run(source, chain, config, command_rx, update_tx))
+        .spawn(move || analysis::run(source, chain, live, config, command_rx, update_tx))
         .context("starting the analysis thread")?;
 
     let mut terminal = ratatui::try_init().context("opening the terminal")?;

@@ -51,6 +51,8 @@ pub struct CycleView {
     pub end_s: f64,
     pub label: Option<CycleClass>,
     pub bpm: Option<f32>,
+    /// The model's class probabilities, once it has run.
+    pub probabilities: Option<Vec<f32>>,
 }
 
 /// A modal line the user is typing into.
@@ -65,6 +67,8 @@ pub struct App {
     pub theme: Theme,
     pub mode: Mode,
     pub model: Option<String>,
+    /// The model's classes, in the order of its probabilities.
+    pub model_classes: Vec<String>,
     pub out: PathBuf,
     /// Mel frames (dB), oldest first.
     pub mel: VecDeque<Vec<f32>>,
@@ -99,6 +103,7 @@ impl App {
             theme,
             mode,
             model: None,
+            model_classes: Vec::new(),
             out,
             mel: VecDeque::new(),
             n_mels,
@@ -162,7 +167,7 @@ impl App {
                 }
             }
             Update::Cycle { start_s, end_s } => {
-                self.cycles.push_back(CycleView { start_s, end_s, label: None, bpm: None });
+                self.cycles.push_back(CycleView { start_s, end_s, label: None, bpm: None, probabilities: None });
             }
             Update::Beat { s1_s, bpm } => {
                 if let Some(last) = self.cycles.back_mut() {
@@ -170,7 +175,7 @@ impl App {
                         last.end_s = s1_s;
                     }
                 }
-                self.cycles.push_back(CycleView { start_s: s1_s, end_s: s1_s, label: None, bpm: Some(bpm) });
+                self.cycles.push_back(CycleView { start_s: s1_s, end_s: s1_s, label: None, bpm: Some(bpm), probabilities: None });
             }
             Update::Chain(chain) => {
                 self.chain = chain;
@@ -194,6 +199,12 @@ impl App {
                     c.label = Some(label);
                 }
                 self.say(format!("cycle {start_s:.1}–{end_s:.1} s labelled {}", label_name(label)));
+            }
+            Update::Prediction { start_s, end_s, probabilities } => {
+                match self.cycles.iter_mut().rev().find(|c| (c.start_s - start_s).abs() < 1e-6) {
+                    Some(c) => c.probabilities = Some(probabilities),
+                    None => self.cycles.push_back(CycleView { start_s, end_s, label: None, bpm: None, probabilities: Some(probabilities) }),
+                }
             }
             Update::Message(text) => self.say(text),
         }

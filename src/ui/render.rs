@@ -235,20 +235,33 @@ fn fmt_value(v: f64) -> String {
 fn predictions(frame: &mut Frame, area: Rect, app: &App) {
     let block = block(" Predictions ".into(), app, app.focus == Panel::Predictions);
     let theme = &app.theme;
-    let mut lines = vec![Line::styled(
-        match &app.model {
-            Some(model) => format!("model: {model}"),
-            None => "no model loaded: cycles and labels only (--model NAME once models are trained)".into(),
-        },
-        Style::default().fg(theme.dim),
-    )];
+    let mut lines = Vec::new();
+    // The latest verdict, one bar per class.
+    let latest = app.cycles.iter().rev().find_map(|c| c.probabilities.as_ref().map(|p| (c, p)));
+    match (&app.model, latest) {
+        (None, _) => lines.push(Line::styled("no model loaded (--model NAME): cycles and labels only", Style::default().fg(theme.dim))),
+        (Some(model), None) => lines.push(Line::styled(format!("model {model}: waiting for the first cycle…"), Style::default().fg(theme.dim))),
+        (Some(_), Some((cycle, probs))) => {
+            let mut spans = vec![Span::styled(format!("{:.1}–{:.1} s ", cycle.start_s, cycle.end_s), Style::default().fg(theme.dim))];
+            let best = crate::metrics::argmax(probs);
+            for (k, (class, &p)) in app.model_classes.iter().zip(probs.iter()).enumerate() {
+                let style = if k == best { Style::default().fg(theme.focus).add_modifier(Modifier::BOLD) } else { Style::default().fg(theme.text) };
+                spans.push(Span::styled(format!("{class} {} {:>3.0}%  ", bar(p, 6), p * 100.0), style));
+            }
+            lines.push(Line::from(spans));
+        }
+    }
     let rows = area.height.saturating_sub(3) as usize;
     let total = app.cycles.len();
     for (i, c) in app.cycles.iter().enumerate().rev().take(rows) {
+        let verdict = c.probabilities.as_ref().map_or(String::new(), |p| {
+            let best = crate::metrics::argmax(p);
+            format!("   model: {} {:.2}", app.model_classes.get(best).map_or("?", |s| s.as_str()), p[best])
+        });
         let text = match (app.mode, c.bpm) {
-            (Mode::Heart, Some(bpm)) => format!("beat {:>4}  S1 at {:>7.2} s   {bpm:>5.0} bpm", i + 1, c.start_s),
+            (Mode::Heart, Some(bpm)) => format!("beat {:>4}  S1 at {:>7.2} s   {bpm:>5.0} bpm{verdict}", i + 1, c.start_s),
             _ => format!(
-                "cycle {:>3}  {:>17}  {:>4.1} s   label: {}",
+                "cycle {:>3}  {:>17}  {:>4.1} s   label: {}{verdict}",
                 i + 1,
                 format!("{:.2}–{:.2} s", c.start_s, c.end_s),
                 c.end_s - c.start_s,
@@ -262,6 +275,13 @@ fn predictions(frame: &mut Frame, area: Rect, app: &App) {
         lines.push(Line::styled("waiting for the first cycle…", Style::default().fg(theme.dim)));
     }
     frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// A probability as a bar of `width` cells, in eighths.
+fn bar(p: f32, width: usize) -> String {
+    const EIGHTHS: [char; 9] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉', '█'];
+    let eighths = (p.clamp(0.0, 1.0) * (width * 8) as f32).round() as usize;
+    (0..width).map(|i| EIGHTHS[eighths.saturating_sub(i * 8).min(8)]).collect()
 }
 
 fn status_line(frame: &mut Frame, area: Rect, app: &App) {

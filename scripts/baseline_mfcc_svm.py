@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""The classic baseline the CNN must beat, on held-out patients.
+
+MFCC (20 coefficients; mean and std, plus the std of their deltas) and an
+RBF SVM with balanced class weights, scored with patient-disjoint 5-fold
+cross-validation (grouped by patient; the heart set has no patient ids, so
+each recording is its own group). Prints balanced accuracy per task, and
+the ICBHI score for the cycle task.
+
+    python3 -m venv .venv && .venv/bin/pip install librosa scikit-learn
+    .venv/bin/python scripts/baseline_mfcc_svm.py ../shared/data
+"""
+import glob
+import os
+import re
+import sys
+
+import librosa
+import numpy as np
+from sklearn.metrics import balanced_accuracy_score, confusion_matrix
+from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+SR = 4000
+
+
+def mfcc_features(y):
+    if len(y) < 512:
+        y = np.pad(y, (0, 512 - len(y)))
+    m = librosa.feature.mfcc(y=y, sr=SR, n_mfcc=20, n_fft=256, hop_length=64, fmin=25, fmax=2000)
+    d = librosa.feature.delta(m, width=min(9, m.shape[1] - (1 - m.shape[1] % 2))) if m.shape[1] >= 3 else np.zeros_like(m)
+    return np.concatenate([m.mean(1), m.std(1), d.std(1)])
+
+
+def load(path):
+    y, _ = librosa.load(path, sr=SR, mono=True)
+    return y
+
+
+def heart(data):
+    X, y, g = [], [], []
+    for label, cls in enumerate(["N", "MR", "MS", "MVP"]):
+        for f in sorted(glob.glob(os.path.join(data, "heart-yaseen2018", cls, "*.wav"))):
+            X.append(mfcc_features(load(f)))
+            y.append(label)
+            g.append(f)
+    return np.array(X), np.array(y), np.array(g)
+
+
+KAUH = {"n": 0, "normal": 0, "asthma": 1, "heart failure": 2, "copd": 3, "pneumonia": 4}
+
+
+def kauh(data):
+    X, y, g = [], [], []
+    for f in sorted(glob.glob(os.path.join(data, "kauh", "audio", "*.wav"))):
+        stem = os.path.basename(f)[:-4]
+        head = stem.split(",")[0]
+        pid, diag = head.split("_", 1)
+        diag = " ".join(diag.split()).lower()
+        X.append(mfcc_features(load(f)))
+        y.append(KAUH.get(diag, 5))
+        g.append(pid[1:].upper())
+    return np.array(X), np.array(y), np.array(g)
+
+
+def icbhi(data):
+    X, y, g = [], [], []
+    for txt in sorted(glob.glob(os.path.join(data, "icbhi", "audio_and_txt_files", "*.txt"))):
+        wav = txt[:-4] + ".wav"
+        if not os.path.exists(wav):
+            continue
+        audio = load(wav)
+        for line in open(txt):
+            parts = line.split()
+            if len(parts) != 4:
+                continue
+            s, e, c, w = float(parts[0]), float(parts[1]), int(parts[2]), int(parts[3])
+            X.append(mfcc_features(audio[int(s * SR):int(e * SR)]))
+            y.append(c + 2 * w)
+            g.append(os.path.basename(txt).split("_")[0])
+    return np.array(X), np.array(y), np.array(g)
+
+
+def icbhi_score(y, p):
+    normal = y == 0
+    sp = (p[normal] == 0).mean() if normal.any() else 0.0
+    se = (p[~normal] == y[~normal]).mean() if (~normal).any() else 0.0
+    return sp, se, (sp + se) / 2
+
+
+def evaluate(name, X, y, g, icbhi_task=False):
+    folds = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=1)
+    preds = np.zeros_like(y)
+    for train, test in folds.split(X, y, g):
+        assert not set(g[train]) & set(g[test]), "patient leak"
+        model = make_pipeline(StandardScaler(), SVC(kernel="rbf", class_weight="balanced"))
+        model.fit(X[train], y[train])
+        preds[test] = model.predict(X[test])
+    line = f"{name:<16} n={len(y):<5} balanced accuracy {balanced_accuracy_score(y, preds):.3f}"
+    if icbhi_task:
+        sp, se, score = icbhi_score(y, preds)
+        line += f"   ICBHI specificity {sp:.3f} sensitivity {se:.3f} score {score:.3f}"
+    print(line)
+    print(confusion_matrix(y, preds))
+
+
+def main():
+    data = sys.argv[1] if len(sys.argv) > 1 else "../shared/data"
+    evaluate("heart", *heart(data))
+    evaluate("lung-diagnosis", *kauh(data))
+    evaluate("lung-cycles", *icbhi(data), icbhi_task=True)
+
+
+if __name__ == "__main__":
+    main()

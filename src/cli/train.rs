@@ -1,0 +1,342 @@
+//! `auscult train`, `auscult eval`, `auscult analyze`.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use auscult::datasets::split::validation_from_train;
+use auscult::datasets::Corpus;
+use auscult::metrics;
+use auscult::model::card::{self, Architecture, Evaluation, ModelCard, Normalization, Training};
+use auscult::model::data::MelBatcher;
+use auscult::model::features::Preprocessor;
+use auscult::model::inference::{default_device, weights_bytes, Classifier};
+use auscult::model::model::CnnConfig;
+use auscult::model::pipeline::{mel_dataset, plugin_search, SplitSpec};
+use auscult::model::tasks::{self, Task};
+use auscult::model::training::{self, predict_dataset, TrainConfig};
+use burn::module::Module;
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// lung-cycles (ICBHI), lung-diagnosis (KAUH), heart (class folders), icbhi-diagnosis, folder.
+    #[arg(long)]
+    task: String,
+    /// The dataset directory (its own layout, as the task expects).
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// Output directory: card.toml, model.bpk, training-log.csv.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    #[arg(long, default_value_t = 40)]
+    epochs: usize,
+    /// Patient-disjoint folds; fold `--fold` is held out for the card's metrics.
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+    #[arg(long, default_value_t = 0)]
+    fold: usize,
+    /// Use the official ICBHI split instead (lung-cycles).
+    #[arg(long)]
+    official_split: bool,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Stop after this many optimiser steps (smoke runs).
+    #[arg(long)]
+    max_steps: Option<usize>,
+}
+
+fn load_task(name: &str, data: &Path) -> anyhow::Result<(Task, Corpus)> {
+    let task = tasks::task(name).with_context(|| format!("unknown task {name:?}; tasks: {}", tasks::NAMES.join(", ")))?;
+    let corpus = task.loader.load(data)?;
+    for w in &corpus.warnings {
+        eprintln!("auscult: warning: {w}");
+    }
+    Ok((task, corpus))
+}
+
+fn bar(len: usize, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {elapsed_precise}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
+    let (task, corpus) = load_task(&args.task, &args.data)?;
+    let spec = if args.official_split { SplitSpec::IcbhiOfficial } else { SplitSpec::PatientFold { k: args.folds, fold: args.fold, seed: args.seed } };
+    let split = spec.apply(&corpus, &args.data)?;
+    anyhow::ensure!(split.shared_patients(&corpus).is_empty(), "split leaks patients: {:?}", split.shared_patients(&corpus));
+    let inner = validation_from_train(&corpus, &split.train, 0.15, args.seed);
+    eprintln!(
+        "{}: {} examples of {} patients, classes {:?} {:?}; train {} / validation {} / test {} ({})",
+        corpus.name,
+        corpus.examples.len(),
+        corpus.patients().len(),
+        corpus.classes,
+        corpus.class_counts(),
+        inner.train.len(),
+        inner.test.len(),
+        split.test.len(),
+        spec.describe()
+    );
+
+    let search = plugin_search();
+    let mut pre = Preprocessor::new(task.features.clone(), task.chain, &search)?;
+    let mut cache = HashMap::new();
+    let all = inner.train.len() + inner.test.len() + split.test.len();
+    let progress = bar(all, "features");
+    let mut done = 0;
+    let train_set = mel_dataset(&corpus, &inner.train, &mut pre, &mut cache, |_| progress.set_position((done + 1) as u64))?;
+    done += inner.train.len();
+    progress.set_position(done as u64);
+    let val_set = mel_dataset(&corpus, &inner.test, &mut pre, &mut cache, |_| {})?;
+    done += inner.test.len();
+    progress.set_position(done as u64);
+    let test_set = mel_dataset(&corpus, &split.test, &mut pre, &mut cache, |_| {})?;
+    progress.finish_and_clear();
+
+    let (mean, std) = train_set.stats();
+    let batcher = MelBatcher { n_mels: task.features.n_mels, frames: task.features.frames(), mean, std };
+    let cnn = CnnConfig::new(corpus.classes.len());
+    let config = TrainConfig { epochs: args.epochs, batch_size: args.batch, seed: args.seed, max_steps: args.max_steps, ..TrainConfig::default() };
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let log_path = args.out.join("training-log.csv");
+    let mut log_file = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+    writeln!(log_file, "epoch,train_loss,validation_balanced_accuracy,seconds")?;
+    let steps_per_epoch = train_set.len().div_ceil(args.batch);
+    let progress = bar(args.epochs * steps_per_epoch, "training");
+    let device = default_device();
+    let trained = training::train(
+        &cnn,
+        &config,
+        &batcher,
+        training::TrainData { train: &train_set, validation: &val_set, classes: &corpus.classes },
+        &device,
+        |e| {
+            let _ = writeln!(log_file, "{},{:.5},{:.4},{:.1}", e.epoch, e.train_loss, e.validation_balanced_accuracy, e.seconds);
+            progress.suspend(|| {
+                eprintln!(
+                    "epoch {:>3}  loss {:.4}  validation balanced accuracy {:.3}  ({:.0} s)",
+                    e.epoch, e.train_loss, e.validation_balanced_accuracy, e.seconds
+                )
+            });
+        },
+        |step, _| progress.set_position(step as u64),
+    );
+    progress.finish_and_clear();
+
+    // Held-out patients.
+    let (truth, probs) = predict_dataset(&trained.model, &batcher, &test_set);
+    let report = (!truth.is_empty()).then(|| metrics::report(&corpus.classes, &truth, &probs, task.icbhi));
+    if let Some(r) = &report {
+        println!("held-out patients ({}):\n{}", spec.describe(), r.to_text());
+    }
+
+    let bytes = weights_bytes(&trained.model).map_err(|e| anyhow::anyhow!("saving weights: {e}"))?;
+    let weights = args.out.join("model.bpk");
+    std::fs::write(&weights, &bytes).with_context(|| format!("writing {}", weights.display()))?;
+    let name = args.out.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned());
+    let data_name = args.data.file_name().map_or("data".into(), |n| n.to_string_lossy().into_owned());
+    let command = format!(
+        "auscult train --task {} --data DIR/{data_name} --out {} --epochs {} --folds {} --fold {} --seed {}{}",
+        task.name,
+        args.out.display(),
+        args.epochs,
+        args.folds,
+        args.fold,
+        args.seed,
+        if args.official_split { " --official-split" } else { "" }
+    );
+    let card = ModelCard {
+        name,
+        task: task.name.into(),
+        classes: corpus.classes.clone(),
+        weights: "model.bpk".into(),
+        sha256: card::sha256_hex(&bytes),
+        parameters: trained.model.num_params(),
+        architecture: Architecture { channels: cnn.channels.clone(), dropout: cnn.dropout },
+        features: task.features.clone(),
+        normalization: Normalization { mean, std },
+        chain: task.chain.map(String::from),
+        training: Training {
+            data: data_name.clone(),
+            split: spec.describe(),
+            train_examples: train_set.len(),
+            validation_examples: val_set.len(),
+            test_examples: test_set.len(),
+            epochs_run: trained.log.len(),
+            best_epoch: trained.best_epoch,
+            seed: args.seed,
+            command,
+            caveat: task.caveat.map(String::from),
+        },
+        evaluation: report.as_ref().map(|r| Evaluation {
+            examples: r.n,
+            accuracy: r.accuracy,
+            balanced_accuracy: r.balanced_accuracy,
+            macro_f1: r.macro_f1,
+            icbhi_score: r.icbhi.as_ref().map(|i| i.icbhi_score),
+            sensitivity: r.icbhi.as_ref().map(|i| i.sensitivity),
+            specificity: r.icbhi.as_ref().map(|i| i.specificity),
+            command: format!("auscult eval --model {}/card.toml --data DIR/{data_name} --split test", args.out.display()),
+        }),
+    };
+    let card_path = args.out.join("card.toml");
+    card.save(&card_path)?;
+    println!("saved {} ({} parameters, {} bytes of weights)", card_path.display(), card.parameters, bytes.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// A model name in models/ or a card file.
+    #[arg(long)]
+    model: String,
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// test: the patients the model's card says were held out; all: every
+    /// recording found (a separate held-out folder); official: the ICBHI test split.
+    #[arg(long, default_value = "test")]
+    split: String,
+    /// Also write the report as JSON.
+    #[arg(long, value_name = "OUT.json")]
+    json: Option<PathBuf>,
+}
+
+pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
+    let card_path = card::find(&args.model)?;
+    let classifier = Classifier::load(&card_path)?;
+    let card = &classifier.card;
+    let (task, corpus) = load_task(&card.task, &args.data)?;
+    if corpus.classes != card.classes {
+        bail!("{}: the data's classes {:?} are not the model's {:?}", args.data.display(), corpus.classes, card.classes);
+    }
+    let indices: Vec<usize> = match args.split.as_str() {
+        "all" => (0..corpus.examples.len()).collect(),
+        "official" => SplitSpec::IcbhiOfficial.apply(&corpus, &args.data)?.test,
+        "test" => {
+            let spec = SplitSpec::parse(&card.training.split)
+                .with_context(|| format!("{}: cannot read the split {:?}", card_path.display(), card.training.split))?;
+            spec.apply(&corpus, &args.data)?.test
+        }
+        other => bail!("--split must be test, all or official, not {other:?}"),
+    };
+    anyhow::ensure!(!indices.is_empty(), "no examples to evaluate with --split {}", args.split);
+    let mut pre = classifier.preprocessor(&plugin_search())?;
+    let progress = bar(indices.len(), "features");
+    let set = mel_dataset(&corpus, &indices, &mut pre, &mut HashMap::new(), |n| progress.set_position(n as u64))?;
+    progress.finish_and_clear();
+    let probs = classifier.predict(&set.examples.iter().map(|e| e.mel.clone()).collect::<Vec<_>>());
+    let truth: Vec<usize> = set.examples.iter().map(|e| e.label).collect();
+    let report = metrics::report(&corpus.classes, &truth, &probs, task.icbhi);
+    println!("{} on {} ({}, --split {}):\n{}", card.name, args.data.display(), corpus.name, args.split, report.to_text());
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AnalyzeArgs {
+    /// Recordings (WAV or FLAC).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// A model name in models/ or a card file.
+    #[arg(long, default_value = "lung-cycles")]
+    model: String,
+    #[arg(long, default_value = "table", value_parser = ["table", "json", "csv"])]
+    format: String,
+}
+
+pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let card_path = card::find(&args.model)?;
+    let classifier = Classifier::load(&card_path)?;
+    let classes = classifier.card.classes.clone();
+    let mut pre = classifier.preprocessor(&plugin_search())?;
+    let fps = pre.config.frames_per_s();
+    let mut rows: Vec<(String, f64, f64, Vec<f32>)> = Vec::new();
+    for file in &args.files {
+        let samples = pre.audio(file)?;
+        let mel = pre.log_mel(&samples);
+        // Cycle-level models run on each breath cycle the segmenter finds;
+        // the others on the whole recording.
+        let spans: Vec<(f64, f64)> = if classifier.card.task == "lung-cycles" {
+            cycles(&samples, pre.config.sample_rate).unwrap_or_else(|e| {
+                eprintln!("auscult: warning: {}: no cycle segmentation ({e}); classifying the whole file", file.display());
+                vec![]
+            })
+        } else {
+            vec![]
+        };
+        let duration = samples.len() as f64 / f64::from(pre.config.sample_rate);
+        let spans = if spans.is_empty() { vec![(0.0, duration)] } else { spans };
+        let inputs: Vec<_> = spans.iter().map(|&(s, e)| mel.slice((s * fps) as usize, (e * fps).ceil() as usize)).collect();
+        for ((s, e), p) in spans.into_iter().zip(classifier.predict(&inputs)) {
+            rows.push((file.display().to_string(), s, e, p));
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    match args.format.as_str() {
+        "json" => {
+            let items: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(f, s, e, p)| {
+                    let probs: serde_json::Map<String, serde_json::Value> = classes.iter().zip(p).map(|(c, v)| (c.clone(), serde_json::json!(v))).collect();
+                    serde_json::json!({"file": f, "start_s": s, "end_s": e, "prediction": classes[metrics::argmax(p)], "probabilities": probs})
+                })
+                .collect();
+            writeln!(out, "{}", serde_json::to_string_pretty(&items)?)?;
+        }
+        "csv" => {
+            writeln!(out, "file,start_s,end_s,prediction,{}", classes.join(","))?;
+            for (f, s, e, p) in &rows {
+                let probs: Vec<String> = p.iter().map(|v| format!("{v:.4}")).collect();
+                writeln!(out, "{f},{s:.3},{e:.3},{},{}", classes[metrics::argmax(p)], probs.join(","))?;
+            }
+        }
+        _ => {
+            for (f, s, e, p) in &rows {
+                let best = metrics::argmax(p);
+                writeln!(out, "{f}  {s:>7.2}–{e:<7.2} s  {:<14} {:.2}", classes[best], p[best])?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Breath cycles found by the segment plugin (lung mode), in seconds.
+fn cycles(samples: &[f32], rate: u32) -> anyhow::Result<Vec<(f64, f64)>> {
+    let text = "[[chain]]\nplugin = \"segment\"\nparams = { mode = 0 }\n";
+    let config = auscult::host::ChainConfig::parse(Path::new("segmenter"), text.into())?;
+    let r = f64::from(rate);
+    let mut chain = config.build(&plugin_search(), r, 4096)?;
+    let mut out = vec![0.0f32; samples.len()];
+    let mut events = Vec::with_capacity(4096);
+    for (i, o) in samples.chunks(4096).zip(out.chunks_mut(4096)) {
+        events.reserve(auscult::host::chain::EVENTS_PER_BLOCK);
+        chain.process(i, o, &mut events);
+    }
+    let mut spans = Vec::new();
+    let mut open = None;
+    for e in &events {
+        match e.kind {
+            auscult::host::EventKind::CycleStart => open = Some(e.sample),
+            auscult::host::EventKind::CycleEnd => {
+                if let Some(s) = open.take() {
+                    spans.push((s as f64 / r, e.sample as f64 / r));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(spans)
+}
+

@@ -1,0 +1,100 @@
+//! KAUH lung sounds (Fraiwan et al. 2021): `audio/*.wav`, labels in the
+//! file name, e.g. `BP1_Asthma,I E W,P L L,70,M.wav`: filter mode and
+//! patient, diagnosis, sound type, chest location, age, sex. Diagnoses are
+//! spelled inconsistently (`Asthma`/`asthma`, `copd`, `Heart Failure + COPD`);
+//! they are normalised to six classes.
+
+use std::path::Path;
+
+use super::{wav_files, Corpus, DatasetError, DatasetLoader, Example};
+
+pub const CLASSES: [&str; 6] = ["normal", "asthma", "heart failure", "copd", "pneumonia", "other"];
+
+pub struct Kauh;
+
+/// What a KAUH file name says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KauhName {
+    /// B (bell), D (diaphragm) or E (extended).
+    pub filter: char,
+    /// `P<n>`: the three filter modes of one patient share it.
+    pub patient: String,
+    pub diagnosis: String,
+    pub class: usize,
+}
+
+/// Parses a KAUH file stem; `None` if it does not follow the pattern.
+pub fn parse_name(stem: &str) -> Option<KauhName> {
+    let mut fields = stem.split(',');
+    let head = fields.next()?;
+    let (id, diagnosis) = head.split_once('_')?;
+    let mut chars = id.chars();
+    let filter = chars.next()?.to_ascii_uppercase();
+    let patient = chars.as_str().to_ascii_uppercase();
+    if !matches!(filter, 'B' | 'D' | 'E') || !patient.starts_with('P') || patient.len() < 2 {
+        return None;
+    }
+    let normalized = diagnosis.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase();
+    let class = match normalized.as_str() {
+        "n" | "normal" => 0,
+        "asthma" => 1,
+        "heart failure" => 2,
+        "copd" => 3,
+        "pneumonia" => 4,
+        "" => return None,
+        _ => 5, // lung fibrosis, pleural effusion, BRON, and combinations
+    };
+    Some(KauhName { filter, patient, diagnosis: normalized, class })
+}
+
+impl DatasetLoader for Kauh {
+    fn name(&self) -> &'static str {
+        "lung-diagnosis"
+    }
+
+    fn load(&self, dir: &Path) -> Result<Corpus, DatasetError> {
+        let audio = if dir.join("audio").is_dir() { dir.join("audio") } else { dir.to_path_buf() };
+        let mut corpus = Corpus {
+            name: self.name().into(),
+            classes: CLASSES.iter().map(|s| s.to_string()).collect(),
+            examples: Vec::new(),
+            warnings: Vec::new(),
+        };
+        for path in wav_files(&audio)? {
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            match parse_name(&stem) {
+                Some(name) => corpus.examples.push(Example { path, patient: name.patient, label: name.class, span: None }),
+                None => corpus.warnings.push(format!("{}: not a KAUH file name, skipped", path.display())),
+            }
+        }
+        if corpus.examples.is_empty() {
+            return Err(DatasetError::Layout { path: dir.into(), reason: "no KAUH recordings (audio/*.wav named like BP1_Asthma,...)".into() });
+        }
+        Ok(corpus)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inconsistent_spellings_normalise() {
+        let cases = [
+            ("BP1_Asthma,I E W,P L L,70,M", 'B', "P1", 1),
+            ("EP27_asthma,E W,P R M,53,F", 'E', "P27", 1),
+            ("DP24_heart failure,Crep,P R L ,76,F", 'D', "P24", 2),
+            ("EP13_Heart Failure,C,P L L,55,M", 'E', "P13", 2),
+            ("BP25_copd,E W,P L L,76,M", 'B', "P25", 3),
+            ("EP100_N,N,P R M,70,F", 'E', "P100", 0),
+            ("EP41_pneumonia,Crep,P R M,51,M", 'E', "P41", 4),
+            ("BP2_Heart Failure + COPD,C,P L L,63,M", 'B', "P2", 5),
+            ("BP3_Plueral Effusion,C,P L L,63,M", 'B', "P3", 5),
+        ];
+        for (stem, filter, patient, class) in cases {
+            let n = parse_name(stem).unwrap_or_else(|| panic!("{stem}"));
+            assert_eq!((n.filter, n.patient.as_str(), n.class), (filter, patient, class), "{stem}");
+        }
+        assert!(parse_name("recording_1").is_none());
+    }
+}

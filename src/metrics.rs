@@ -1,0 +1,196 @@
+//! Classification metrics that stay honest on imbalanced data: balanced
+//! accuracy, per-class precision/recall/F1, one-vs-rest ROC AUC, and the
+//! ICBHI 2017 challenge's specificity, sensitivity and score.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassMetrics {
+    pub class: String,
+    pub support: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// One-vs-rest ROC AUC; `None` when the class is absent or everything is.
+    pub roc_auc: Option<f64>,
+}
+
+/// The ICBHI challenge metrics (cycles: normal, crackle, wheeze, both).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IcbhiScore {
+    /// Normal cycles recognised as normal.
+    pub specificity: f64,
+    /// Abnormal cycles given their exact abnormal class.
+    pub sensitivity: f64,
+    /// The mean of the two.
+    pub icbhi_score: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub n: usize,
+    pub accuracy: f64,
+    pub balanced_accuracy: f64,
+    pub macro_f1: f64,
+    pub per_class: Vec<ClassMetrics>,
+    /// `confusion[true][predicted]`.
+    pub confusion: Vec<Vec<usize>>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub icbhi: Option<IcbhiScore>,
+}
+
+/// Computes the report from true labels and predicted probabilities
+/// (`probs[i]` has one entry per class). `icbhi` adds the challenge score.
+pub fn report(classes: &[String], truth: &[usize], probs: &[Vec<f32>], icbhi: bool) -> Report {
+    let k = classes.len();
+    let predicted: Vec<usize> = probs.iter().map(|p| argmax(p)).collect();
+    let mut confusion = vec![vec![0usize; k]; k];
+    for (&t, &p) in truth.iter().zip(&predicted) {
+        confusion[t][p] += 1;
+    }
+    let n = truth.len();
+    let correct: usize = (0..k).map(|c| confusion[c][c]).sum();
+    let mut per_class = Vec::with_capacity(k);
+    for c in 0..k {
+        let support: usize = confusion[c].iter().sum();
+        let predicted_c: usize = (0..k).map(|t| confusion[t][c]).sum();
+        let tp = confusion[c][c] as f64;
+        let precision = if predicted_c > 0 { tp / predicted_c as f64 } else { 0.0 };
+        let recall = if support > 0 { tp / support as f64 } else { 0.0 };
+        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+        let scores: Vec<f32> = probs.iter().map(|p| p[c]).collect();
+        let positive: Vec<bool> = truth.iter().map(|&t| t == c).collect();
+        per_class.push(ClassMetrics { class: classes[c].clone(), support, precision, recall, f1, roc_auc: roc_auc(&scores, &positive) });
+    }
+    let present: Vec<&ClassMetrics> = per_class.iter().filter(|m| m.support > 0).collect();
+    let balanced_accuracy = present.iter().map(|m| m.recall).sum::<f64>() / present.len().max(1) as f64;
+    let macro_f1 = present.iter().map(|m| m.f1).sum::<f64>() / present.len().max(1) as f64;
+    let icbhi = (icbhi && k == 4).then(|| {
+        let normal: usize = confusion[0].iter().sum();
+        let abnormal: usize = (1..4).map(|c| confusion[c].iter().sum::<usize>()).sum();
+        let specificity = if normal > 0 { confusion[0][0] as f64 / normal as f64 } else { 0.0 };
+        let hits: usize = (1..4).map(|c| confusion[c][c]).sum();
+        let sensitivity = if abnormal > 0 { hits as f64 / abnormal as f64 } else { 0.0 };
+        IcbhiScore { specificity, sensitivity, icbhi_score: (specificity + sensitivity) / 2.0 }
+    });
+    Report { n, accuracy: correct as f64 / n.max(1) as f64, balanced_accuracy, macro_f1, per_class, confusion, icbhi }
+}
+
+pub fn argmax(p: &[f32]) -> usize {
+    p.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0
+}
+
+/// Area under the ROC curve by the rank statistic (ties count half).
+pub fn roc_auc(scores: &[f32], positive: &[bool]) -> Option<f64> {
+    let pos = positive.iter().filter(|&&p| p).count();
+    let neg = positive.len() - pos;
+    if pos == 0 || neg == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    // Average ranks over ties.
+    let mut ranks = vec![0.0f64; scores.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
+            j += 1;
+        }
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        for &o in &order[i..=j] {
+            ranks[o] = rank;
+        }
+        i = j + 1;
+    }
+    let rank_sum: f64 = ranks.iter().zip(positive).filter(|(_, &p)| p).map(|(r, _)| r).sum();
+    Some((rank_sum - (pos * (pos + 1)) as f64 / 2.0) / (pos * neg) as f64)
+}
+
+impl Report {
+    /// A plain-text summary as `auscult eval` prints it.
+    pub fn to_text(&self) -> String {
+        let mut s = format!(
+            "n = {}   accuracy {:.3}   balanced accuracy {:.3}   macro F1 {:.3}\n",
+            self.n, self.accuracy, self.balanced_accuracy, self.macro_f1
+        );
+        if let Some(i) = &self.icbhi {
+            s.push_str(&format!(
+                "ICBHI: specificity {:.3}   sensitivity {:.3}   score {:.3}\n",
+                i.specificity, i.sensitivity, i.icbhi_score
+            ));
+        }
+        s.push_str(&format!("\n{:<16} {:>7} {:>9} {:>7} {:>7} {:>7}\n", "class", "support", "precision", "recall", "F1", "AUC"));
+        for m in &self.per_class {
+            let auc = m.roc_auc.map_or("—".to_string(), |a| format!("{a:.3}"));
+            s.push_str(&format!(
+                "{:<16} {:>7} {:>9.3} {:>7.3} {:>7.3} {:>7}\n",
+                m.class, m.support, m.precision, m.recall, m.f1, auc
+            ));
+        }
+        s.push_str("\nconfusion (rows: true, columns: predicted)\n");
+        let width = self.per_class.iter().map(|m| m.class.len()).max().unwrap_or(4).clamp(4, 16);
+        s.push_str(&format!("{:<width$}", ""));
+        for m in &self.per_class {
+            s.push_str(&format!(" {:>width$}", truncate(&m.class, width)));
+        }
+        s.push('\n');
+        for (m, row) in self.per_class.iter().zip(&self.confusion) {
+            s.push_str(&format!("{:<width$}", truncate(&m.class, width)));
+            for v in row {
+                s.push_str(&format!(" {v:>width$}"));
+            }
+            s.push('\n');
+        }
+        s
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn onehot(c: usize, k: usize) -> Vec<f32> {
+        (0..k).map(|i| if i == c { 0.9 } else { 0.1 / (k - 1) as f32 }).collect()
+    }
+
+    #[test]
+    fn always_answering_the_majority_class_scores_chance_balanced_accuracy() {
+        // The notebook's trap: 85% of one class, predicted always.
+        let classes: Vec<String> = ["copd", "healthy"].iter().map(|s| s.to_string()).collect();
+        let truth: Vec<usize> = (0..100).map(|i| usize::from(i >= 85)).collect();
+        let probs: Vec<Vec<f32>> = truth.iter().map(|_| onehot(0, 2)).collect();
+        let r = report(&classes, &truth, &probs, false);
+        assert!((r.accuracy - 0.85).abs() < 1e-12);
+        assert!((r.balanced_accuracy - 0.5).abs() < 1e-12);
+        assert_eq!(r.per_class[0].roc_auc, Some(0.5), "constant scores carry no ranking");
+    }
+
+    #[test]
+    fn icbhi_score_follows_the_challenge_definition() {
+        let classes: Vec<String> = ["normal", "crackle", "wheeze", "both"].iter().map(|s| s.to_string()).collect();
+        // 4 normal (3 right), 4 abnormal (2 exactly right, 1 wrong abnormal class, 1 called normal).
+        let truth = [0, 0, 0, 0, 1, 2, 3, 1];
+        let pred = [0, 0, 0, 1, 1, 2, 1, 0];
+        let probs: Vec<Vec<f32>> = pred.iter().map(|&p| onehot(p, 4)).collect();
+        let r = report(&classes, &truth, &probs, true);
+        let i = r.icbhi.unwrap();
+        assert!((i.specificity - 0.75).abs() < 1e-12);
+        assert!((i.sensitivity - 0.5).abs() < 1e-12);
+        assert!((i.icbhi_score - 0.625).abs() < 1e-12);
+        assert_eq!(r.confusion[3][1], 1);
+    }
+
+    #[test]
+    fn auc_of_a_perfect_and_a_reversed_ranking() {
+        let pos = [false, false, true, true];
+        assert_eq!(roc_auc(&[0.1, 0.2, 0.8, 0.9], &pos), Some(1.0));
+        assert_eq!(roc_auc(&[0.9, 0.8, 0.2, 0.1], &pos), Some(0.0));
+        assert_eq!(roc_auc(&[0.5; 4], &pos), Some(0.5));
+        assert_eq!(roc_auc(&[0.5; 2], &[true, true]), None);
+    }
+}

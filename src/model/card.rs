@@ -1,0 +1,158 @@
+//! A model's card: everything needed to use the weights exactly as they
+//! were trained (classes, rate, chain, mel settings, normalisation,
+//! architecture), where they came from, how they scored on held-out
+//! patients, and the sha256 of the weights file, checked on load.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::features::FeatureConfig;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelCard {
+    pub name: String,
+    /// lung-cycles, lung-diagnosis, heart, or a folder dataset's name.
+    pub task: String,
+    pub classes: Vec<String>,
+    /// The weights file, relative to the card.
+    pub weights: String,
+    pub sha256: String,
+    pub parameters: usize,
+    pub architecture: Architecture,
+    pub features: FeatureConfig,
+    pub normalization: Normalization,
+    /// The preprocessing chain (a chain file's TOML), run before the mel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+    pub training: Training,
+    /// `auscult eval` on the held-out patients, as trained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<Evaluation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Architecture {
+    pub channels: Vec<usize>,
+    pub dropout: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Normalization {
+    pub mean: f32,
+    pub std: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Training {
+    /// What it was trained on (the dataset folder's name, not a path).
+    pub data: String,
+    /// How the held-out patients were chosen.
+    pub split: String,
+    pub train_examples: usize,
+    pub validation_examples: usize,
+    pub test_examples: usize,
+    pub epochs_run: usize,
+    pub best_epoch: usize,
+    pub seed: u64,
+    /// The command that reproduces the model.
+    pub command: String,
+    /// What the split cannot promise (e.g. a dataset without patient ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caveat: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evaluation {
+    pub examples: usize,
+    pub accuracy: f64,
+    pub balanced_accuracy: f64,
+    pub macro_f1: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icbhi_score: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensitivity: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub specificity: Option<f64>,
+    /// The command that reproduces these figures.
+    pub command: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CardError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("{}: the weights' sha256 is {actual}, the card says {expected}: the weights do not belong to this card", path.display())]
+    Hash { path: PathBuf, expected: String, actual: String },
+    #[error("{}: {reason}", path.display())]
+    Shape { path: PathBuf, reason: String },
+    #[error("model \"{name}\" not found: not a card file, and not in {searched}")]
+    NotFound { name: String, searched: String },
+}
+
+impl ModelCard {
+    pub fn load(path: &Path) -> Result<ModelCard, CardError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CardError::Io { path: path.into(), source })?;
+        toml::from_str(&text).map_err(|e| CardError::Parse { path: path.into(), message: e.to_string().trim_end().replace('\n', " ") })
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), CardError> {
+        let text = toml::to_string(self).map_err(|e| CardError::Parse { path: path.into(), message: e.to_string() })?;
+        std::fs::write(path, text).map_err(|source| CardError::Io { path: path.into(), source })
+    }
+
+    /// The weights file beside the card.
+    pub fn weights_path(&self, card_path: &Path) -> PathBuf {
+        card_path.parent().unwrap_or(Path::new(".")).join(&self.weights)
+    }
+
+    /// Checks the weights file's sha256 against the card.
+    pub fn verify_weights(&self, card_path: &Path) -> Result<Vec<u8>, CardError> {
+        let path = self.weights_path(card_path);
+        let bytes = std::fs::read(&path).map_err(|source| CardError::Io { path: path.clone(), source })?;
+        let actual = sha256_hex(&bytes);
+        if !actual.eq_ignore_ascii_case(&self.sha256) {
+            return Err(CardError::Hash { path, expected: self.sha256.clone(), actual });
+        }
+        Ok(bytes)
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Finds a model by card path, or by name in `models/` (beside the binary's
+/// repository, or the current directory).
+pub fn find(name_or_path: &str) -> Result<PathBuf, CardError> {
+    let direct = Path::new(name_or_path);
+    if direct.is_file() {
+        return Ok(direct.to_path_buf());
+    }
+    let mut dirs = vec![PathBuf::from("models")];
+    if let Ok(exe) = std::env::current_exe() {
+        // target/release/auscult -> the repository's models/
+        if let Some(root) = exe.parent().and_then(Path::parent).and_then(Path::parent) {
+            dirs.push(root.join("models"));
+        }
+    }
+    for dir in &dirs {
+        for candidate in [dir.join(name_or_path).join("card.toml"), dir.join(format!("{name_or_path}.toml"))] {
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(CardError::NotFound {
+        name: name_or_path.into(),
+        searched: dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
+    })
+}

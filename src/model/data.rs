@@ -1,0 +1,178 @@
+//! Examples as log-mel spectrograms, and the batcher that turns them into
+//! tensors, with the training-time augmentation: random crop and circular
+//! time shift, SpecAugment masks, gain, and mixing in a quieter example of
+//! the same class.
+
+use rand::rngs::SmallRng;
+use rand::Rng;
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::features::{fixed_frames, LogMel};
+
+/// One labelled example, of any length.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MelExample {
+    pub mel: LogMel,
+    pub label: usize,
+}
+
+/// A dataset of examples in memory (a few MB for the sets here).
+#[derive(Debug, Clone, Default)]
+pub struct MelDataset {
+    pub examples: Vec<MelExample>,
+}
+
+impl MelDataset {
+    pub fn len(&self) -> usize {
+        self.examples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.examples.is_empty()
+    }
+
+    /// Mean and standard deviation of every dB value, for normalisation.
+    pub fn stats(&self) -> (f32, f32) {
+        let (mut n, mut sum, mut sq) = (0f64, 0f64, 0f64);
+        for e in &self.examples {
+            for &v in &e.mel.data {
+                n += 1.0;
+                sum += f64::from(v);
+                sq += f64::from(v) * f64::from(v);
+            }
+        }
+        let mean = sum / n.max(1.0);
+        let std = (sq / n.max(1.0) - mean * mean).max(1e-6).sqrt();
+        (mean as f32, std as f32)
+    }
+
+    /// Inverse-frequency class weights, normalised to mean 1 over present classes.
+    pub fn class_weights(&self, classes: usize) -> Vec<f32> {
+        let mut counts = vec![0usize; classes];
+        for e in &self.examples {
+            counts[e.label] += 1;
+        }
+        let present = counts.iter().filter(|&&c| c > 0).count().max(1) as f32;
+        let total = self.examples.len().max(1) as f32;
+        let raw: Vec<f32> = counts.iter().map(|&c| if c > 0 { total / (present * c as f32) } else { 0.0 }).collect();
+        raw
+    }
+}
+
+/// Augmentation settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Augment {
+    pub freq_masks: usize,
+    pub max_freq_mask: usize,
+    pub time_masks: usize,
+    /// Largest time mask, as a fraction of the input.
+    pub max_time_mask: f32,
+    /// Gain range, ± dB.
+    pub gain_db: f32,
+    /// Chance of mixing in another example of the same class.
+    pub mix_probability: f32,
+}
+
+impl Default for Augment {
+    fn default() -> Self {
+        Augment { freq_masks: 2, max_freq_mask: 8, time_masks: 2, max_time_mask: 0.1, gain_db: 6.0, mix_probability: 0.3 }
+    }
+}
+
+/// Builds `[batch, 1, n_mels, frames]` inputs and `[batch]` labels.
+#[derive(Debug, Clone)]
+pub struct MelBatcher {
+    pub n_mels: usize,
+    pub frames: usize,
+    pub mean: f32,
+    pub std: f32,
+}
+
+impl MelBatcher {
+    /// One input, normalised, mel-major. Without `rng`, a centred crop and
+    /// no augmentation (evaluation); with it, the training augmentation.
+    pub fn input(&self, example: &MelExample, dataset: &MelDataset, augment: Option<(&Augment, &mut SmallRng)>) -> Vec<f32> {
+        let have = example.mel.frames();
+        match augment {
+            None => {
+                let offset = have.saturating_sub(self.frames) / 2;
+                let mut x = fixed_frames(&example.mel, self.frames, offset);
+                self.normalise(&mut x);
+                x
+            }
+            Some((aug, rng)) => {
+                let offset = if have > self.frames { rng.random_range(0..=have - self.frames) } else { 0 };
+                let mut x = fixed_frames(&example.mel, self.frames, offset);
+                // Circular time shift.
+                let shift = rng.random_range(0..self.frames);
+                for row in x.chunks_mut(self.frames) {
+                    row.rotate_left(shift);
+                }
+                // Mix in a quieter example of the same class (power sum).
+                if rng.random::<f32>() < aug.mix_probability {
+                    let same: Vec<&MelExample> = dataset.examples.iter().filter(|e| e.label == example.label).collect();
+                    if same.len() > 1 {
+                        let other = same[rng.random_range(0..same.len())];
+                        let o_have = other.mel.frames();
+                        let o_off = if o_have > self.frames { rng.random_range(0..=o_have - self.frames) } else { 0 };
+                        let y = fixed_frames(&other.mel, self.frames, o_off);
+                        let atten = rng.random_range(3.0f32..10.0);
+                        for (a, b) in x.iter_mut().zip(&y) {
+                            let p = 10f32.powf(*a / 10.0) + 10f32.powf((b - atten) / 10.0);
+                            *a = 10.0 * p.log10();
+                        }
+                    }
+                }
+                // Gain.
+                let gain = rng.random_range(-aug.gain_db..=aug.gain_db);
+                for v in &mut x {
+                    *v += gain;
+                }
+                self.normalise(&mut x);
+                // SpecAugment: masks set to the mean (0 after normalising).
+                for _ in 0..aug.freq_masks {
+                    let w = rng.random_range(0..=aug.max_freq_mask.min(self.n_mels / 4));
+                    let f0 = rng.random_range(0..=self.n_mels - w);
+                    x[f0 * self.frames..(f0 + w) * self.frames].fill(0.0);
+                }
+                let max_t = ((self.frames as f32 * aug.max_time_mask) as usize).max(1);
+                for _ in 0..aug.time_masks {
+                    let w = rng.random_range(0..=max_t);
+                    let t0 = rng.random_range(0..=self.frames - w);
+                    for row in x.chunks_mut(self.frames) {
+                        row[t0..t0 + w].fill(0.0);
+                    }
+                }
+                x
+            }
+        }
+    }
+
+    fn normalise(&self, x: &mut [f32]) {
+        for v in x {
+            *v = (*v - self.mean) / self.std;
+        }
+    }
+
+    /// A batch from `indices` into `dataset`.
+    pub fn batch(
+        &self,
+        dataset: &MelDataset,
+        indices: &[usize],
+        mut augment: Option<(&Augment, &mut SmallRng)>,
+        device: &Device,
+    ) -> (Tensor<4>, Tensor<1, Int>) {
+        let mut data = Vec::with_capacity(indices.len() * self.n_mels * self.frames);
+        let mut labels = Vec::with_capacity(indices.len());
+        for &i in indices {
+            let e = &dataset.examples[i];
+            let aug = augment.as_mut().map(|(a, r)| (*a, &mut **r));
+            data.extend(self.input(e, dataset, aug));
+            labels.push(e.label as i64);
+        }
+        let x = Tensor::<4>::from_data(TensorData::new(data, [indices.len(), 1, self.n_mels, self.frames]), device);
+        let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [indices.len()]), device);
+        (x, y)
+    }
+}

@@ -1,0 +1,74 @@
+//! The tasks a model can be trained for: which loader, which chain, how
+//! long an input is.
+
+use crate::datasets::folder::ClassFolders;
+use crate::datasets::heart::HeartFolders;
+use crate::datasets::icbhi::{Icbhi, IcbhiTask};
+use crate::datasets::kauh::Kauh;
+use crate::datasets::DatasetLoader;
+
+use super::features::FeatureConfig;
+
+/// A task: its data layout, preprocessing and input length.
+pub struct Task {
+    pub name: &'static str,
+    pub loader: Box<dyn DatasetLoader>,
+    pub features: FeatureConfig,
+    /// The chain run before the mel, as chain-file TOML.
+    pub chain: Option<&'static str>,
+    /// Report the ICBHI challenge score too.
+    pub icbhi: bool,
+    /// What a split of this data cannot promise.
+    pub caveat: Option<&'static str>,
+}
+
+const LUNG_CHAIN: &str = "# Lung sounds: 100-1800 Hz band-pass (works from 4 kHz up).\n[[chain]]\nplugin = \"bandpass\"\nparams = { low_hz = 100.0, high_hz = 1800.0, order = 4 }\n";
+const HEART_CHAIN: &str = "# Heart sounds and murmurs: 25-900 Hz band-pass.\n[[chain]]\nplugin = \"bandpass\"\nparams = { low_hz = 25.0, high_hz = 900.0, order = 4 }\n";
+
+pub const NAMES: [&str; 5] = ["lung-cycles", "lung-diagnosis", "heart", "icbhi-diagnosis", "folder"];
+
+pub fn task(name: &str) -> Option<Task> {
+    Some(match name {
+        "lung-cycles" => Task {
+            name: "lung-cycles",
+            loader: Box::new(Icbhi { task: IcbhiTask::Cycles }),
+            features: FeatureConfig::stethoscope(5.0),
+            chain: Some(LUNG_CHAIN),
+            icbhi: true,
+            caveat: None,
+        },
+        "icbhi-diagnosis" => Task {
+            name: "icbhi-diagnosis",
+            loader: Box::new(Icbhi { task: IcbhiTask::Diagnosis }),
+            features: FeatureConfig::stethoscope(8.0),
+            chain: Some(LUNG_CHAIN),
+            icbhi: false,
+            caveat: None,
+        },
+        "lung-diagnosis" => Task {
+            name: "lung-diagnosis",
+            loader: Box::new(Kauh),
+            features: FeatureConfig::stethoscope(8.0),
+            chain: Some(LUNG_CHAIN),
+            icbhi: false,
+            caveat: None,
+        },
+        "heart" => Task {
+            name: "heart",
+            loader: Box::new(HeartFolders),
+            features: FeatureConfig::stethoscope(2.5),
+            chain: Some(HEART_CHAIN),
+            icbhi: false,
+            caveat: Some("the heart set records no patient ids: each recording counts as its own patient, so recordings of one person may fall on both sides"),
+        },
+        "folder" => Task {
+            name: "folder",
+            loader: Box::new(ClassFolders { name: "folder", patient_prefix: true }),
+            features: FeatureConfig::stethoscope(4.0),
+            chain: None,
+            icbhi: false,
+            caveat: None,
+        },
+        _ => return None,
+    })
+}

@@ -1,0 +1,148 @@
+//! Training: Adam on class-weighted cross-entropy, the augmentation in
+//! `data.rs`, early stopping on a validation set carved from the training
+//! patients only, and a per-epoch log.
+
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::Device;
+
+use super::data::{Augment, MelBatcher, MelDataset};
+use super::inference::probabilities;
+use super::model::{Cnn, CnnConfig};
+use crate::metrics;
+
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    /// Stop after this many epochs without a better validation score.
+    pub patience: usize,
+    pub seed: u64,
+    pub augment: Option<Augment>,
+    /// Stop after this many optimiser steps in all (tests: a few).
+    pub max_steps: Option<usize>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig { epochs: 40, batch_size: 32, learning_rate: 1e-3, patience: 8, seed: 1, augment: Some(Augment::default()), max_steps: None }
+    }
+}
+
+/// One epoch's numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub validation_balanced_accuracy: f64,
+    pub seconds: f64,
+}
+
+pub struct Trained {
+    /// The best model by validation balanced accuracy (inference mode).
+    pub model: Cnn,
+    pub log: Vec<EpochLog>,
+    pub best_epoch: usize,
+}
+
+/// Trains on `train`, choosing the epoch by balanced accuracy on
+/// `validation`. `on_epoch` sees each epoch's log (progress, files).
+/// What a model trains and stops on.
+pub struct TrainData<'a> {
+    pub train: &'a MelDataset,
+    pub validation: &'a MelDataset,
+    pub classes: &'a [String],
+}
+
+pub fn train(
+    cnn: &CnnConfig,
+    config: &TrainConfig,
+    batcher: &MelBatcher,
+    data: TrainData<'_>,
+    device: &Device,
+    mut on_epoch: impl FnMut(&EpochLog),
+    mut on_step: impl FnMut(usize, f64),
+) -> Trained {
+    let TrainData { train, validation, classes } = data;
+    let autodiff = device.clone().autodiff();
+    let mut model = cnn.init(&autodiff);
+    let mut optimizer = AdamConfig::new().init();
+    let weights = train.class_weights(classes.len());
+    let loss_fn = CrossEntropyLossConfig::new().with_weights(Some(weights)).init(&autodiff);
+    let mut rng = SmallRng::seed_from_u64(config.seed);
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut best: Option<(f64, usize, Cnn)> = None;
+    let mut log = Vec::new();
+    let mut steps = 0usize;
+    'epochs: for epoch in 1..=config.epochs {
+        let started = std::time::Instant::now();
+        order.shuffle(&mut rng);
+        let (mut loss_sum, mut batches) = (0.0f64, 0usize);
+        for chunk in order.chunks(config.batch_size) {
+            let augment = config.augment.as_ref().map(|a| (a, &mut rng));
+            let (x, y) = batcher.batch(train, chunk, augment, &autodiff);
+            let logits = model.forward(x);
+            let loss = loss_fn.forward(logits, y);
+            let value = f64::from(loss.clone().into_scalar::<f32>());
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(config.learning_rate, model, grads);
+            loss_sum += value;
+            batches += 1;
+            steps += 1;
+            on_step(steps, value);
+            if config.max_steps.is_some_and(|m| steps >= m) {
+                let entry = evaluate_epoch(&model, batcher, validation, classes, epoch, loss_sum / batches as f64, started);
+                on_epoch(&entry);
+                log.push(entry);
+                break 'epochs;
+            }
+        }
+        let entry = evaluate_epoch(&model, batcher, validation, classes, epoch, loss_sum / batches.max(1) as f64, started);
+        on_epoch(&entry);
+        let score = entry.validation_balanced_accuracy;
+        log.push(entry);
+        if best.as_ref().is_none_or(|(b, _, _)| score > *b) {
+            best = Some((score, epoch, model.valid()));
+        } else if best.as_ref().is_some_and(|(_, e, _)| epoch - e >= config.patience) {
+            break;
+        }
+    }
+    let (model, best_epoch) = match best {
+        Some((_, epoch, m)) => (m, epoch),
+        None => (model.valid(), log.last().map_or(0, |l| l.epoch)),
+    };
+    Trained { model, log, best_epoch }
+}
+
+fn evaluate_epoch(
+    model: &Cnn,
+    batcher: &MelBatcher,
+    validation: &MelDataset,
+    classes: &[String],
+    epoch: usize,
+    train_loss: f64,
+    started: std::time::Instant,
+) -> EpochLog {
+    let valid = model.valid();
+    let (truth, probs) = predict_dataset(&valid, batcher, validation);
+    let score = if truth.is_empty() { 0.0 } else { metrics::report(classes, &truth, &probs, false).balanced_accuracy };
+    EpochLog { epoch, train_loss, validation_balanced_accuracy: score, seconds: started.elapsed().as_secs_f64() }
+}
+
+/// Labels and probabilities for every example (no augmentation).
+pub fn predict_dataset(model: &Cnn, batcher: &MelBatcher, dataset: &MelDataset) -> (Vec<usize>, Vec<Vec<f32>>) {
+    let device = model.devices().into_iter().next().unwrap_or_else(super::inference::default_device);
+    let all: Vec<usize> = (0..dataset.len()).collect();
+    let mut probs = Vec::with_capacity(dataset.len());
+    for chunk in all.chunks(64) {
+        let (x, _) = batcher.batch(dataset, chunk, None, &device);
+        probs.extend(probabilities(model, x));
+    }
+    (dataset.examples.iter().map(|e| e.label).collect(), probs)
+}

@@ -1,0 +1,181 @@
+//! The datasets, splits and the Burn CNN on real recordings: loaders on
+//! ../shared/data, patient-disjoint splits, a few training steps lowering
+//! the loss, bit-exact save/load, reproducible evaluation, and cards that
+//! refuse weights that are not theirs.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use auscult::datasets::heart::HeartFolders;
+use auscult::datasets::icbhi::{Icbhi, IcbhiTask};
+use auscult::datasets::kauh::Kauh;
+use auscult::datasets::{split, Corpus, DatasetLoader};
+use auscult::model::card::{self, Architecture, ModelCard, Normalization, Training};
+use auscult::model::data::{MelBatcher, MelDataset};
+use auscult::model::features::Preprocessor;
+use auscult::model::inference::{default_device, probabilities, weights_bytes, Classifier};
+use auscult::model::model::CnnConfig;
+use auscult::model::pipeline::mel_dataset;
+use auscult::model::tasks;
+use auscult::model::training::{self, TrainConfig, TrainData};
+use auscult::host::SearchPath;
+
+#[test]
+fn loaders_read_the_real_datasets_and_folds_keep_patients_apart() {
+    let Some(data) = common::shared_data() else { return };
+    let heart = HeartFolders.load(&data.join("heart-yaseen2018")).unwrap();
+    assert_eq!(heart.classes, ["N", "MR", "MS", "MVP"]);
+    assert_eq!(heart.class_counts(), [160, 160, 160, 160]);
+    let kauh = Kauh.load(&data.join("kauh")).unwrap();
+    assert_eq!(kauh.examples.len(), 270);
+    assert_eq!(kauh.patients().len(), 90, "three filter modes per patient share one id");
+    assert!(kauh.class_counts().iter().all(|&c| c > 0), "{:?}", kauh.class_counts());
+    let cycles = Icbhi { task: IcbhiTask::Cycles }.load(&data.join("icbhi")).unwrap();
+    assert_eq!(cycles.patients().len(), 11);
+    assert!(cycles.examples.len() > 400 && cycles.class_counts()[0] > cycles.class_counts()[3]);
+    for corpus in [&heart, &kauh, &cycles] {
+        for fold in 0..5 {
+            let s = split::patient_kfold(corpus, 5, fold, 1);
+            assert!(s.shared_patients(corpus).is_empty(), "{} fold {fold}", corpus.name);
+            let v = split::validation_from_train(corpus, &s.train, 0.15, 1);
+            assert!(v.shared_patients(corpus).is_empty());
+        }
+    }
+    // The data here is all in the official train split; the official test
+    // side is empty rather than wrong.
+    let official = auscult::datasets::icbhi::official_split(&data.join("icbhi")).unwrap();
+    let (s, unknown) = split::icbhi_official(&cycles, &official);
+    assert!(unknown.is_empty() && s.test.is_empty() && s.train.len() == cycles.examples.len());
+}
+
+/// 6 recordings per class of the heart set, as log-mel examples.
+fn tiny_heart(data: &Path) -> (Corpus, MelDataset, MelBatcher) {
+    let mut corpus = HeartFolders.load(&data.join("heart-yaseen2018")).unwrap();
+    let mut per_class = [0usize; 4];
+    corpus.examples.retain(|e| {
+        per_class[e.label] += 1;
+        per_class[e.label] <= 6
+    });
+    let task = tasks::task("heart").unwrap();
+    let search = SearchPath { dirs: vec![common::plugin_dir().to_path_buf()] };
+    let mut pre = Preprocessor::new(task.features.clone(), task.chain, &search).unwrap();
+    let all: Vec<usize> = (0..corpus.examples.len()).collect();
+    let set = mel_dataset(&corpus, &all, &mut pre, &mut HashMap::new(), |_| {}).unwrap();
+    let (mean, std) = set.stats();
+    let batcher = MelBatcher { n_mels: task.features.n_mels, frames: task.features.frames(), mean, std };
+    (corpus, set, batcher)
+}
+
+#[test]
+fn a_few_training_steps_on_real_recordings_lower_the_loss() {
+    let Some(data) = common::shared_data() else { return };
+    let (corpus, set, batcher) = tiny_heart(&data);
+    let config = TrainConfig { epochs: 100, batch_size: set.len(), augment: None, max_steps: Some(12), ..TrainConfig::default() };
+    let mut losses = Vec::new();
+    training::train(&CnnConfig::new(4), &config, &batcher, TrainData { train: &set, validation: &set, classes: &corpus.classes }, &default_device(), |_| {}, |_, l| losses.push(l));
+    assert_eq!(losses.len(), 12);
+    let first = (losses[0] + losses[1]) / 2.0;
+    let last = (losses[10] + losses[11]) / 2.0;
+    println!("loss {first:.4} -> {last:.4}: {losses:?}");
+    assert!(last < 0.8 * first, "loss did not fall: {losses:?}");
+}
+
+fn train_tiny(data: &Path, dir: &Path) -> std::path::PathBuf {
+    let (corpus, set, batcher) = tiny_heart(data);
+    let cnn = CnnConfig::new(4).with_channels(vec![8, 16]);
+    let config = TrainConfig { epochs: 1, batch_size: 8, max_steps: Some(3), ..TrainConfig::default() };
+    let trained = training::train(&cnn, &config, &batcher, TrainData { train: &set, validation: &set, classes: &corpus.classes }, &default_device(), |_| {}, |_, _| {});
+    let bytes = weights_bytes(&trained.model).unwrap();
+    std::fs::write(dir.join("model.bpk"), &bytes).unwrap();
+    let task = tasks::task("heart").unwrap();
+    let card = ModelCard {
+        name: "tiny".into(),
+        task: "heart".into(),
+        classes: corpus.classes.clone(),
+        weights: "model.bpk".into(),
+        sha256: card::sha256_hex(&bytes),
+        parameters: 0,
+        architecture: Architecture { channels: cnn.channels.clone(), dropout: cnn.dropout },
+        features: task.features.clone(),
+        normalization: Normalization { mean: batcher.mean, std: batcher.std },
+        chain: task.chain.map(String::from),
+        training: Training {
+            data: "heart-yaseen2018".into(),
+            split: "patient-disjoint 5-fold, fold 0 held out, seed 1".into(),
+            train_examples: set.len(),
+            validation_examples: 0,
+            test_examples: 0,
+            epochs_run: 1,
+            best_epoch: 1,
+            seed: 1,
+            command: "test".into(),
+            caveat: None,
+        },
+        evaluation: None,
+    };
+    let path = dir.join("card.toml");
+    card.save(&path).unwrap();
+    // Round trip: the loaded model gives bit-identical outputs and saves
+    // to identical bytes.
+    let loaded = Classifier::load(&path).unwrap();
+    let inputs: Vec<_> = set.examples.iter().take(5).map(|e| e.mel.clone()).collect();
+    let (x, _) = batcher.batch(&set, &[0, 1, 2, 3, 4], None, &default_device());
+    assert_eq!(probabilities(&trained.model, x), loaded.predict(&inputs), "save/load changed the outputs");
+    path
+}
+
+#[test]
+fn save_and_load_round_trip_bit_exactly_and_cards_refuse_foreign_weights() {
+    let Some(data) = common::shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let card_path = train_tiny(&data, dir.path());
+
+    // A weights file that is not the card's: refused by hash.
+    let weights = dir.path().join("model.bpk");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&weights, &bytes).unwrap();
+    let err = Classifier::load(&card_path).err().expect("tampered weights load").to_string();
+    assert!(err.contains("sha256") && err.contains("model.bpk"), "{err}");
+    bytes[last] ^= 1;
+    std::fs::write(&weights, &bytes).unwrap();
+
+    // A card whose architecture does not fit the weights: refused by shape.
+    let mut card = ModelCard::load(&card_path).unwrap();
+    card.classes.push("AS".into());
+    let wrong = dir.path().join("wrong.toml");
+    card.save(&wrong).unwrap();
+    let err = Classifier::load(&wrong).err().expect("wrong shape loads").to_string();
+    assert!(err.contains("model.bpk") && err.contains("5 classes"), "{err}");
+}
+
+#[test]
+fn eval_gives_the_same_numbers_twice() {
+    let Some(data) = common::shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let card_path = train_tiny(&data, dir.path());
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
+            .args(["eval", "--split", "test", "--model"])
+            .arg(&card_path)
+            .arg("--data")
+            .arg(data.join("heart-yaseen2018"))
+            .arg("--json")
+            .arg(dir.path().join("eval.json"))
+            .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::read_to_string(dir.path().join("eval.json")).unwrap()
+    };
+    let first = run();
+    assert_eq!(first, run());
+    let report: serde_json::Value = serde_json::from_str(&first).unwrap();
+    for key in ["balanced_accuracy", "accuracy", "per_class", "confusion"] {
+        assert!(report.get(key).is_some(), "{key} missing in {first}");
+    }
+    assert_eq!(report["n"], 128, "fold 0 of 5 holds out a fifth of the 640 recordings");
+}
