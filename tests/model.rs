@@ -64,7 +64,7 @@ fn tiny_heart(data: &Path) -> (Corpus, MelDataset, MelBatcher) {
     let all: Vec<usize> = (0..corpus.examples.len()).collect();
     let set = mel_dataset(&corpus, &all, &mut pre, &mut HashMap::new(), |_| {}).unwrap();
     let (mean, std) = set.stats();
-    let batcher = MelBatcher { n_mels: task.features.n_mels, frames: task.features.frames(), mean, std };
+    let batcher = MelBatcher { n_mels: task.features.n_mels, frames: task.features.frames(), mean, std, per_example: false };
     (corpus, set, batcher)
 }
 
@@ -99,7 +99,7 @@ fn train_tiny(data: &Path, dir: &Path) -> std::path::PathBuf {
         parameters: 0,
         architecture: Architecture { channels: cnn.channels.clone(), dropout: cnn.dropout },
         features: task.features.clone(),
-        normalization: Normalization { mean: batcher.mean, std: batcher.std },
+        normalization: Normalization { mean: batcher.mean, std: batcher.std, per_example: false },
         chain: task.chain.map(String::from),
         training: Training {
             data: "heart-yaseen2018".into(),

@@ -21,7 +21,9 @@ struct Tmux {
 
 impl Tmux {
     fn start(command: &str, width: u16, height: u16) -> Tmux {
-        let socket = format!("auscult-test-{}", std::process::id());
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let socket = format!("auscult-test-{}-{n}", std::process::id());
         let tmux = Tmux { socket };
         let status = tmux
             .cmd()
@@ -164,4 +166,30 @@ fn drive_a_session_from_the_keyboard() {
         let n = recorded.len().min(looped.len() - at);
         assert_eq!(recorded[..n], looped[at..at + n]);
     }
+}
+
+#[test]
+fn a_model_classifies_live_heart_sounds_in_the_predictions_panel() {
+    let Some(data) = common::shared_data() else { return };
+    let repo = common::workspace_root();
+    let dir = tempfile::tempdir().unwrap();
+    let input = data.join("heart-yaseen2018/MR/New_MR_001.wav");
+    let command = format!(
+        "cd '{}' && AUSCULT_PLUGIN_PATH='{}' '{}' --input '{}' --mode heart --model heart --out '{}'; echo AUSCULT-EXIT $?; sleep 600",
+        repo.display(),
+        common::plugin_dir().display(),
+        env!("CARGO_BIN_EXE_auscult"),
+        input.display(),
+        dir.path().display()
+    );
+    let tmux = Tmux::start(&command, 110, 30);
+    tmux.wait_for("model: heart", 30);
+    // A 2.5 s window has been classified: one bar per class, with percentages.
+    let screen = tmux.wait_for("MVP ", 20);
+    for class in ["N ", "MR ", "MS ", "MVP "] {
+        assert!(screen.contains(class), "{class} missing:\n{screen}");
+    }
+    assert!(screen.contains("model: MR") || screen.contains("model: MVP") || screen.contains("model: MS") || screen.contains("model: N"), "{screen}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("AUSCULT-EXIT 0", 15);
 }

@@ -34,7 +34,36 @@ pub fn list(extra: &[PathBuf]) -> anyhow::Result<ExitCode> {
             Err(e) => println!("{:<14} {:<8} {:<34} {}\n    refused: {e}", name, "-", "-", path.display()),
         }
     }
+    list_ladspa();
     Ok(ExitCode::SUCCESS)
+}
+
+/// LADSPA plugins on `LADSPA_PATH`: label, name, and each port with its
+/// range and default at 44.1 kHz (rate-relative ranges say so).
+fn list_ladspa() {
+    let (plugins, failed) = auscult::host::ladspa::discover();
+    if plugins.is_empty() && failed.is_empty() {
+        return;
+    }
+    let dirs: Vec<String> = auscult::host::ladspa::search_dirs().iter().map(|d| d.display().to_string()).collect();
+    println!("\nLADSPA plugins (LADSPA_PATH {}); use as plugin = \"ladspa:LABEL\":", dirs.join(":"));
+    for p in &plugins {
+        let usable = p.mono_problem().map_or(String::new(), |_| "  (not mono: cannot be used yet)".into());
+        println!("{:<22} {}  [{}]{usable}", p.label, p.name, p.library.path.display());
+        let info = p.info_at(44_100.0);
+        for port in &p.ports {
+            match port.kind {
+                auscult::host::ladspa::PortKind::ControlIn => {
+                    let param = info.params.iter().find(|q| q.id as usize == port.index);
+                    println!("    control in  {:<28} {}", port.name, param.map_or(String::new(), |q| q.range_text()));
+                }
+                kind => println!("    {:<11} {}", format!("{kind:?}").to_lowercase().replace("audio", "audio ").replace("control", "control "), port.name),
+            }
+        }
+    }
+    for (path, why) in failed {
+        println!("{}\n    refused: {why}", path.display());
+    }
 }
 
 /// Seconds of each test signal.

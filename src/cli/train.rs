@@ -45,6 +45,9 @@ pub struct TrainArgs {
     seed: u64,
     #[arg(long, default_value_t = 32)]
     batch: usize,
+    /// Stop after this many epochs without a better validation score.
+    #[arg(long, default_value_t = 8)]
+    patience: usize,
     /// Stop after this many optimiser steps (smoke runs).
     #[arg(long)]
     max_steps: Option<usize>,
@@ -103,9 +106,17 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     progress.finish_and_clear();
 
     let (mean, std) = train_set.stats();
-    let batcher = MelBatcher { n_mels: task.features.n_mels, frames: task.features.frames(), mean, std };
+    let batcher = MelBatcher { n_mels: task.features.n_mels, frames: task.features.frames(), mean, std, per_example: task.per_example_norm };
     let cnn = CnnConfig::new(corpus.classes.len());
-    let config = TrainConfig { epochs: args.epochs, batch_size: args.batch, seed: args.seed, max_steps: args.max_steps, ..TrainConfig::default() };
+    let config = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch,
+        seed: args.seed,
+        max_steps: args.max_steps,
+        patience: args.patience,
+        weight_power: task.weight_power,
+        ..TrainConfig::default()
+    };
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let log_path = args.out.join("training-log.csv");
     let mut log_file = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
@@ -145,10 +156,11 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let name = args.out.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned());
     let data_name = args.data.file_name().map_or("data".into(), |n| n.to_string_lossy().into_owned());
     let command = format!(
-        "auscult train --task {} --data DIR/{data_name} --out {} --epochs {} --folds {} --fold {} --seed {}{}",
+        "auscult train --task {} --data DIR/{data_name} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {}{}",
         task.name,
         args.out.display(),
         args.epochs,
+        args.patience,
         args.folds,
         args.fold,
         args.seed,
@@ -163,7 +175,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         parameters: trained.model.num_params(),
         architecture: Architecture { channels: cnn.channels.clone(), dropout: cnn.dropout },
         features: task.features.clone(),
-        normalization: Normalization { mean, std },
+        normalization: Normalization { mean, std, per_example: task.per_example_norm },
         chain: task.chain.map(String::from),
         training: Training {
             data: data_name.clone(),

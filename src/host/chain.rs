@@ -106,7 +106,7 @@ pub struct Slot {
 
 impl Slot {
     pub fn info(&self) -> &PluginInfo {
-        self.instance.library().info()
+        self.instance.info()
     }
     pub fn bypassed(&self) -> bool {
         self.bypass

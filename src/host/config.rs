@@ -120,11 +120,22 @@ impl ChainConfig {
             let entry_span = entry.span();
             let entry = entry.get_ref();
             let name = entry.plugin.get_ref();
-            let library = search.resolve(name).map_err(|e| match e {
-                ResolveError::NotFound { .. } => self.at(entry.plugin.span(), e.to_string()),
-                ResolveError::Load(load) => self.at(entry.plugin.span(), format!("plugin \"{name}\": {load}")),
-            })?;
-            let info = library.info().clone();
+            // Native plugins by file or id; LADSPA ones as `ladspa:LABEL`.
+            let (source, info) = if let Some(label) = name.strip_prefix(super::ladspa::PREFIX) {
+                let plugin = super::ladspa::find(label).map_err(|e| self.at(entry.plugin.span(), e))?;
+                if let Some(problem) = plugin.mono_problem() {
+                    return Err(self.at(entry.plugin.span(), problem));
+                }
+                let info = plugin.info_at(sample_rate);
+                (Source::Ladspa(plugin), info)
+            } else {
+                let library = search.resolve(name).map_err(|e| match e {
+                    ResolveError::NotFound { .. } => self.at(entry.plugin.span(), e.to_string()),
+                    ResolveError::Load(load) => self.at(entry.plugin.span(), format!("plugin \"{name}\": {load}")),
+                })?;
+                let info = library.info().clone();
+                (Source::Native(library), info)
+            };
             // Check every parameter before creating anything.
             let mut values: Vec<(u32, f64)> = Vec::new();
             for (key, value) in &entry.params {
@@ -151,8 +162,14 @@ impl ChainConfig {
                 }
                 values.push((param.id, number));
             }
-            let mut instance = PluginInstance::new(library, sample_rate, max_block)
-                .map_err(|e| self.at(entry_span.clone(), format!("plugin \"{name}\" failed to start at {sample_rate} Hz: {}", e.message)))?;
+            let mut instance = match source {
+                Source::Native(library) => PluginInstance::new(library, sample_rate, max_block).map_err(|e| {
+                    self.at(entry_span.clone(), format!("plugin \"{name}\" failed to start at {sample_rate} Hz: {}", e.message))
+                })?,
+                Source::Ladspa(plugin) => PluginInstance::from_ladspa(
+                    super::ladspa::LadspaInstance::new(plugin, sample_rate).map_err(|e| self.at(entry_span.clone(), e))?,
+                ),
+            };
             // Apply in descriptor order, so plugins see the same sequence
             // whatever order the file lists them in.
             for p in &info.params {
@@ -167,6 +184,12 @@ impl ChainConfig {
         }
         Ok(chain)
     }
+}
+
+/// Where a chain entry's plugin comes from.
+enum Source {
+    Native(std::sync::Arc<super::library::PluginLibrary>),
+    Ladspa(super::ladspa::LadspaPlugin),
 }
 
 /// `parameters: low_hz [10, 1000] Hz, ...` or `it has no parameters`.

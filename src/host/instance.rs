@@ -1,10 +1,13 @@
-//! One live plugin instance: the only place that calls into a plugin.
+//! One live plugin instance: the only place that calls into a plugin,
+//! native (the auscult ABI) or LADSPA.
 
 use std::sync::Arc;
 
 use auscult_plugin_api::abi::{ErrorBuf, EventBuffer, Instance};
 use auscult_plugin_api::{Event, Status};
 
+use super::abi::PluginInfo;
+use super::ladspa::LadspaInstance;
 use super::library::PluginLibrary;
 
 /// A failed call: the status and the plugin's message.
@@ -16,13 +19,20 @@ pub struct CallError {
     pub message: String,
 }
 
+enum Backend {
+    Native {
+        handle: Instance,
+        // Dropped after `handle` is destroyed (see Drop), keeping the code alive.
+        library: Arc<PluginLibrary>,
+    },
+    Ladspa(Box<LadspaInstance>),
+}
+
 /// A plugin instance. Not `Sync`: the ABI forbids concurrent calls on one
 /// instance, so it moves between threads but is never shared.
 pub struct PluginInstance {
-    handle: Instance,
+    backend: Backend,
     err: ErrorBuf,
-    // Dropped after `handle` is destroyed (see Drop), keeping the code alive.
-    library: Arc<PluginLibrary>,
 }
 
 // SAFETY: the ABI allows an instance to be used from any one thread at a
@@ -32,7 +42,7 @@ unsafe impl Send for PluginInstance {}
 
 impl std::fmt::Debug for PluginInstance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginInstance").field("plugin", &self.library.info().id).finish()
+        f.debug_struct("PluginInstance").field("plugin", &self.info().id).finish()
     }
 }
 
@@ -52,22 +62,39 @@ impl PluginInstance {
             };
             return Err(CallError { plugin, status: Status::from_raw(status), message });
         }
-        Ok(PluginInstance { handle, err, library })
+        Ok(PluginInstance { backend: Backend::Native { handle, library }, err })
     }
 
-    pub fn library(&self) -> &Arc<PluginLibrary> {
-        &self.library
+    /// Wraps a LADSPA plugin instance.
+    pub fn from_ladspa(instance: LadspaInstance) -> Self {
+        PluginInstance { backend: Backend::Ladspa(Box::new(instance)), err: ErrorBuf::default() }
+    }
+
+    /// The native library, for a native plugin.
+    pub fn library(&self) -> Option<&Arc<PluginLibrary>> {
+        match &self.backend {
+            Backend::Native { library, .. } => Some(library),
+            Backend::Ladspa(_) => None,
+        }
+    }
+
+    /// What the plugin says about itself.
+    pub fn info(&self) -> &PluginInfo {
+        match &self.backend {
+            Backend::Native { library, .. } => library.info(),
+            Backend::Ladspa(l) => &l.info,
+        }
     }
 
     fn check(&self, status: i32) -> Result<(), CallError> {
         match Status::from_raw(status) {
             Status::Ok => Ok(()),
-            status => Err(CallError {
-                plugin: self.library.info().id.clone(),
-                status,
-                message: self.err.message().to_string(),
-            }),
+            status => Err(CallError { plugin: self.info().id.clone(), status, message: self.err.message().to_string() }),
         }
+    }
+
+    fn ladspa_error(&self, message: String) -> CallError {
+        CallError { plugin: self.info().id.clone(), status: Status::InvalidArgument, message }
     }
 
     /// Processes one block; on failure the message is in
@@ -76,26 +103,24 @@ impl PluginInstance {
     pub fn process(&mut self, input: &[f32], output: &mut [f32], events: &mut [Event], event_count: &mut usize, dropped: &mut u32) -> Status {
         debug_assert_eq!(input.len(), output.len());
         let frames = input.len().min(output.len());
-        let mut buffer = EventBuffer {
-            events: events.as_mut_ptr(),
-            capacity: events.len() as u32,
-            count: 0,
-            dropped: 0,
-        };
         self.err.clear();
-        let status = unsafe {
-            (self.library.fns.process)(
-                self.handle,
-                input.as_ptr(),
-                output.as_mut_ptr(),
-                frames as u32,
-                &mut buffer,
-                &mut self.err,
-            )
-        };
-        *event_count = (buffer.count as usize).min(events.len());
-        *dropped = buffer.dropped;
-        Status::from_raw(status)
+        match &mut self.backend {
+            Backend::Ladspa(l) => {
+                l.process(&input[..frames], &mut output[..frames]);
+                *event_count = 0;
+                *dropped = 0;
+                Status::Ok
+            }
+            Backend::Native { handle, library } => {
+                let mut buffer = EventBuffer { events: events.as_mut_ptr(), capacity: events.len() as u32, count: 0, dropped: 0 };
+                let status = unsafe {
+                    (library.fns.process)(*handle, input.as_ptr(), output.as_mut_ptr(), frames as u32, &mut buffer, &mut self.err)
+                };
+                *event_count = (buffer.count as usize).min(events.len());
+                *dropped = buffer.dropped;
+                Status::from_raw(status)
+            }
+        }
     }
 
     /// The message of the last failed call, in the host-owned buffer.
@@ -105,30 +130,61 @@ impl PluginInstance {
 
     pub fn set_param(&mut self, id: u32, value: f64) -> Result<(), CallError> {
         self.err.clear();
-        let status = unsafe { (self.library.fns.set_param)(self.handle, id, value, &mut self.err) };
-        self.check(status)
+        match &mut self.backend {
+            Backend::Ladspa(l) => {
+                let result = l.set_param(id, value);
+                result.map_err(|m| self.ladspa_error(m))
+            }
+            Backend::Native { handle, library } => {
+                let status = unsafe { (library.fns.set_param)(*handle, id, value, &mut self.err) };
+                self.check(status)
+            }
+        }
     }
 
     pub fn get_param(&mut self, id: u32) -> Result<f64, CallError> {
         self.err.clear();
-        let mut value = 0.0;
-        let status = unsafe { (self.library.fns.get_param)(self.handle, id, &mut value, &mut self.err) };
-        self.check(status).map(|()| value)
+        match &mut self.backend {
+            Backend::Ladspa(l) => {
+                let value = l.get_param(id);
+                value.ok_or_else(|| self.ladspa_error("unknown parameter".into()))
+            }
+            Backend::Native { handle, library } => {
+                let mut value = 0.0;
+                let status = unsafe { (library.fns.get_param)(*handle, id, &mut value, &mut self.err) };
+                self.check(status).map(|()| value)
+            }
+        }
     }
 
     pub fn reset(&mut self) -> Result<(), CallError> {
         self.err.clear();
-        let status = unsafe { (self.library.fns.reset)(self.handle, &mut self.err) };
-        self.check(status)
+        match &mut self.backend {
+            Backend::Ladspa(l) => {
+                l.reset();
+                Ok(())
+            }
+            Backend::Native { handle, library } => {
+                let status = unsafe { (library.fns.reset)(*handle, &mut self.err) };
+                self.check(status)
+            }
+        }
     }
 
     pub fn latency(&self) -> u32 {
-        unsafe { (self.library.fns.latency)(self.handle) }
+        match &self.backend {
+            Backend::Native { handle, library } => unsafe { (library.fns.latency)(*handle) },
+            // LADSPA has no latency call (some plugins report it on a
+            // control output named "latency"; none of the filters do).
+            Backend::Ladspa(_) => 0,
+        }
     }
 }
 
 impl Drop for PluginInstance {
     fn drop(&mut self) {
-        unsafe { (self.library.fns.destroy)(self.handle) };
+        if let Backend::Native { handle, library } = &self.backend {
+            unsafe { (library.fns.destroy)(*handle) };
+        }
     }
 }

@@ -8,6 +8,7 @@ pub mod chain;
 pub mod config;
 pub mod discovery;
 pub mod instance;
+pub mod ladspa;
 pub mod library;
 
 pub use abi::{ParamInfo, PluginInfo};

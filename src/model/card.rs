@@ -44,6 +44,9 @@ pub struct Architecture {
 pub struct Normalization {
     pub mean: f32,
     pub std: f32,
+    /// Subtract each input's own mean first (removes device and gain level).
+    #[serde(default)]
+    pub per_example: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -47,16 +47,16 @@ impl MelDataset {
         (mean as f32, std as f32)
     }
 
-    /// Inverse-frequency class weights, normalised to mean 1 over present classes.
-    pub fn class_weights(&self, classes: usize) -> Vec<f32> {
+    /// Class weights `(total / (classes · count))^power`: 1 is inverse
+    /// frequency, 0.5 tempers it for classes with a handful of examples.
+    pub fn class_weights(&self, classes: usize, power: f32) -> Vec<f32> {
         let mut counts = vec![0usize; classes];
         for e in &self.examples {
             counts[e.label] += 1;
         }
         let present = counts.iter().filter(|&&c| c > 0).count().max(1) as f32;
         let total = self.examples.len().max(1) as f32;
-        let raw: Vec<f32> = counts.iter().map(|&c| if c > 0 { total / (present * c as f32) } else { 0.0 }).collect();
-        raw
+        counts.iter().map(|&c| if c > 0 { (total / (present * c as f32)).powf(power) } else { 0.0 }).collect()
     }
 }
 
@@ -87,6 +87,8 @@ pub struct MelBatcher {
     pub frames: usize,
     pub mean: f32,
     pub std: f32,
+    /// Subtract each input's own mean instead of the global one.
+    pub per_example: bool,
 }
 
 impl MelBatcher {
@@ -150,8 +152,9 @@ impl MelBatcher {
     }
 
     fn normalise(&self, x: &mut [f32]) {
+        let mean = if self.per_example { x.iter().sum::<f32>() / x.len().max(1) as f32 } else { self.mean };
         for v in x {
-            *v = (*v - self.mean) / self.std;
+            *v = (*v - mean) / self.std;
         }
     }
 

@@ -59,6 +59,7 @@ impl Classifier {
             frames: card.features.frames(),
             mean: card.normalization.mean,
             std: card.normalization.std,
+            per_example: card.normalization.per_example,
         };
         Ok(Classifier { card, card_path: card_path.into(), model: model.valid(), batcher, device })
     }

@@ -20,9 +20,14 @@ pub struct Task {
     pub icbhi: bool,
     /// What a split of this data cannot promise.
     pub caveat: Option<&'static str>,
+    /// Normalise each input by its own mean (recordings from many devices).
+    pub per_example_norm: bool,
+    /// Class-weight exponent: 1 inverse frequency, 0.5 tempered.
+    pub weight_power: f32,
 }
 
 const LUNG_CHAIN: &str = "# Lung sounds: 100-1800 Hz band-pass (works from 4 kHz up).\n[[chain]]\nplugin = \"bandpass\"\nparams = { low_hz = 100.0, high_hz = 1800.0, order = 4 }\n";
+const WIDE_LUNG_CHAIN: &str = "# Whole-recording diagnosis: 25-1800 Hz, keeping the heart sounds and the\n# bell mode's low band.\n[[chain]]\nplugin = \"bandpass\"\nparams = { low_hz = 25.0, high_hz = 1800.0, order = 4 }\n";
 const HEART_CHAIN: &str = "# Heart sounds and murmurs: 25-900 Hz band-pass.\n[[chain]]\nplugin = \"bandpass\"\nparams = { low_hz = 25.0, high_hz = 900.0, order = 4 }\n";
 
 pub const NAMES: [&str; 5] = ["lung-cycles", "lung-diagnosis", "heart", "icbhi-diagnosis", "folder"];
@@ -36,6 +41,8 @@ pub fn task(name: &str) -> Option<Task> {
             chain: Some(LUNG_CHAIN),
             icbhi: true,
             caveat: None,
+            per_example_norm: true,
+            weight_power: 0.5,
         },
         "icbhi-diagnosis" => Task {
             name: "icbhi-diagnosis",
@@ -44,14 +51,18 @@ pub fn task(name: &str) -> Option<Task> {
             chain: Some(LUNG_CHAIN),
             icbhi: false,
             caveat: None,
+            per_example_norm: false,
+            weight_power: 1.0,
         },
         "lung-diagnosis" => Task {
             name: "lung-diagnosis",
             loader: Box::new(Kauh),
-            features: FeatureConfig::stethoscope(8.0),
-            chain: Some(LUNG_CHAIN),
+            features: FeatureConfig::stethoscope(6.0),
+            chain: Some(WIDE_LUNG_CHAIN),
             icbhi: false,
             caveat: None,
+            per_example_norm: true,
+            weight_power: 0.5,
         },
         "heart" => Task {
             name: "heart",
@@ -60,6 +71,8 @@ pub fn task(name: &str) -> Option<Task> {
             chain: Some(HEART_CHAIN),
             icbhi: false,
             caveat: Some("the heart set records no patient ids: each recording counts as its own patient, so recordings of one person may fall on both sides"),
+            per_example_norm: false,
+            weight_power: 1.0,
         },
         "folder" => Task {
             name: "folder",
@@ -68,6 +81,8 @@ pub fn task(name: &str) -> Option<Task> {
             chain: None,
             icbhi: false,
             caveat: None,
+            per_example_norm: false,
+            weight_power: 1.0,
         },
         _ => return None,
     })

@@ -27,11 +27,22 @@ pub struct TrainConfig {
     pub augment: Option<Augment>,
     /// Stop after this many optimiser steps in all (tests: a few).
     pub max_steps: Option<usize>,
+    /// Class-weight exponent (see `MelDataset::class_weights`).
+    pub weight_power: f32,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { epochs: 40, batch_size: 32, learning_rate: 1e-3, patience: 8, seed: 1, augment: Some(Augment::default()), max_steps: None }
+        TrainConfig {
+            epochs: 40,
+            batch_size: 32,
+            learning_rate: 1e-3,
+            patience: 8,
+            seed: 1,
+            augment: Some(Augment::default()),
+            max_steps: None,
+            weight_power: 1.0,
+        }
     }
 }
 
@@ -73,7 +84,7 @@ pub fn train(
     let autodiff = device.clone().autodiff();
     let mut model = cnn.init(&autodiff);
     let mut optimizer = AdamConfig::new().init();
-    let weights = train.class_weights(classes.len());
+    let weights = train.class_weights(classes.len(), config.weight_power);
     let loss_fn = CrossEntropyLossConfig::new().with_weights(Some(weights)).init(&autodiff);
     let mut rng = SmallRng::seed_from_u64(config.seed);
     let mut order: Vec<usize> = (0..train.len()).collect();

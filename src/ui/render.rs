@@ -260,6 +260,7 @@ fn predictions(frame: &mut Frame, area: Rect, app: &App) {
         });
         let text = match (app.mode, c.bpm) {
             (Mode::Heart, Some(bpm)) => format!("beat {:>4}  S1 at {:>7.2} s   {bpm:>5.0} bpm{verdict}", i + 1, c.start_s),
+            (Mode::Heart, None) => format!("window {:>13}{verdict}", format!("{:.2}–{:.2} s", c.start_s, c.end_s)),
             _ => format!(
                 "cycle {:>3}  {:>17}  {:>4.1} s   label: {}{verdict}",
                 i + 1,
