@@ -179,3 +179,26 @@ fn eval_gives_the_same_numbers_twice() {
     }
     assert_eq!(report["n"], 128, "fold 0 of 5 holds out a fifth of the 640 recordings");
 }
+
+#[test]
+fn analyze_prints_a_prediction_with_probabilities_per_file() {
+    let Some(data) = common::shared_data() else { return };
+    let files = [data.join("heart-yaseen2018/MS/New_MS_001.wav"), data.join("heart-yaseen2018/N/New_N_001.wav")];
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
+        .args(["analyze", "--model", "heart", "--format", "json"])
+        .args(&files)
+        .current_dir(common::workspace_root())
+        .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        let probs = row["probabilities"].as_object().unwrap();
+        assert_eq!(probs.len(), 4);
+        let sum: f64 = probs.values().map(|v| v.as_f64().unwrap()).sum();
+        assert!((sum - 1.0).abs() < 1e-4, "{row}");
+        assert!(probs.contains_key(row["prediction"].as_str().unwrap()));
+    }
+}

@@ -193,3 +193,36 @@ fn a_model_classifies_live_heart_sounds_in_the_predictions_panel() {
     tmux.keys(&["q"]);
     tmux.wait_for("AUSCULT-EXIT 0", 15);
 }
+
+#[test]
+fn resizing_redraws_without_stale_cells() {
+    let repo = common::workspace_root();
+    let dir = tempfile::tempdir().unwrap();
+    let command = format!(
+        "cd '{}' && AUSCULT_PLUGIN_PATH='{}' '{}' --input {SAMPLE} --out '{}'; echo AUSCULT-EXIT $?; sleep 600",
+        repo.display(),
+        common::plugin_dir().display(),
+        env!("CARGO_BIN_EXE_auscult"),
+        dir.path().display()
+    );
+    let tmux = Tmux::start(&command, 120, 35);
+    tmux.wait_for("Predictions", 30);
+    let resize = |w: u16, h: u16| {
+        let status = tmux.cmd().args(["resize-window", "-t", "t", "-x", &w.to_string(), "-y", &h.to_string()]).status().unwrap();
+        assert!(status.success());
+    };
+    // Below the minimum: the degraded view, and nothing of the full layout.
+    resize(70, 20);
+    let small = tmux.wait_for("below 80×24", 10);
+    assert!(!small.contains("Predictions") && !small.contains("Chain"), "{small}");
+    // Back to full size: the full layout again, nothing left of the small one.
+    resize(100, 30);
+    tmux.wait_until_gone("below 80×24", 10);
+    let big = tmux.wait_for("Predictions", 10);
+    assert!(big.contains("Chain") && big.contains("Envelope"), "{big}");
+    for line in big.lines() {
+        assert!(line.chars().count() <= 100, "line wider than the window: {line:?}");
+    }
+    tmux.keys(&["q"]);
+    tmux.wait_for("AUSCULT-EXIT 0", 15);
+}

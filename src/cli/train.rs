@@ -261,8 +261,8 @@ pub struct AnalyzeArgs {
     /// Recordings (WAV or FLAC).
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// A model name in models/ or a card file.
-    #[arg(long, default_value = "lung-cycles")]
+    /// A model name in models/ (e.g. heart) or a card file.
+    #[arg(long)]
     model: String,
     #[arg(long, default_value = "table", value_parser = ["table", "json", "csv"])]
     format: String,
