@@ -129,29 +129,25 @@ fn a_plugin_that_is_not_mono_is_refused_with_the_reason() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let chain = dir.path().join("chain.toml");
-    std::fs::write(&chain, "[[chain]]\nplugin = \"ladspa:bwxover_iir\"\n").unwrap();
-    let run = Command::new(env!("CARGO_BIN_EXE_auscult"))
-        .args(["process", "--chain"])
-        .arg(&chain)
-        .arg(repo().join("samples/kauh-EP109-normal.wav"))
-        .arg(dir.path().join("out.wav"))
-        .env("LADSPA_PATH", SWH)
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&run.stderr);
+    // Runs `auscult process` on a one-plugin chain; returns (status, stderr).
+    let process = |plugin: &str| {
+        let chain = dir.path().join("chain.toml");
+        std::fs::write(&chain, format!("[[chain]]\nplugin = \"{plugin}\"\n")).unwrap();
+        let run = Command::new(env!("CARGO_BIN_EXE_auscult"))
+            .args(["process", "--chain"])
+            .arg(&chain)
+            .arg(repo().join("samples/kauh-EP109-normal.wav"))
+            .arg(dir.path().join("out.wav"))
+            .env("LADSPA_PATH", SWH)
+            .output()
+            .unwrap();
+        (run.status.code(), String::from_utf8_lossy(&run.stderr).into_owned())
+    };
+    let (code, err) = process("ladspa:bwxover_iir");
+    assert_eq!(code, Some(2));
     assert!(err.contains("chain.toml:2:") && err.contains("2 audio outputs"), "{err}");
     // And a label that does not exist names the search path.
-    std::fs::write(&chain, "[[chain]]\nplugin = \"ladspa:no_such_label\"\n").unwrap();
-    let run = Command::new(env!("CARGO_BIN_EXE_auscult"))
-        .args(["process", "--chain"])
-        .arg(&chain)
-        .arg(repo().join("samples/kauh-EP109-normal.wav"))
-        .arg(dir.path().join("out.wav"))
-        .env("LADSPA_PATH", SWH)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&run.stderr);
+    let (code, err) = process("ladspa:no_such_label");
+    assert_eq!(code, Some(2));
     assert!(err.contains("no_such_label") && err.contains(SWH), "{err}");
 }

@@ -20,6 +20,7 @@
 //! Everything happens sample by sample around hop boundaries: the output
 //! does not depend on the block size.
 
+use std::ffi::CStr;
 use std::sync::Arc;
 
 use auscult_plugin_api::{export_plugin, param, Events, ParamDescriptor, ParamScale, Plugin, PluginError};
@@ -363,10 +364,10 @@ fn convolve_same(x: &[f32], kernel: &[f32], out: &mut [f32]) {
 }
 
 impl Plugin for Denoise {
-    const ID: &'static std::ffi::CStr = c"org.auscult.denoise";
-    const NAME: &'static std::ffi::CStr = c"Denoise";
-    const VERSION: &'static std::ffi::CStr = c"1.0.0";
-    const DESCRIPTION: &'static std::ffi::CStr =
+    const ID: &'static CStr = c"org.auscult.denoise";
+    const NAME: &'static CStr = c"Denoise";
+    const VERSION: &'static CStr = c"1.0.0";
+    const DESCRIPTION: &'static CStr =
         c"Spectral gating against a per-bin noise profile (noisereduce's stationary mode), smoothed mask, overlap-add";
     const PARAMS: &'static [ParamDescriptor] = &[
         param(THRESHOLD_STD, c"threshold_std", c"std", 0.0, 4.0, 1.5, ParamScale::Linear),
