@@ -13,7 +13,7 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use crate::audio::session::{CycleClass, SessionMeta, SessionWriter};
 use crate::audio::{Source, SourceState};
 use crate::dsp::extractor::{MelConfig, StreamingMel};
-use crate::host::{Chain, ChainEvent, EventKind};
+use crate::host::{Chain, ChainEvent, CycleTracker, EventKind};
 use crate::model::live::{LiveModel, LivePrediction};
 
 /// What the UI asks of the analysis thread.
@@ -144,7 +144,7 @@ pub fn run(
     let mut mel_out: Vec<f32> = Vec::new();
     let mut envelope: Vec<f32> = Vec::new();
     let (mut env_peak, mut env_count) = (0.0f32, 0usize);
-    let mut open_cycle: Option<u64> = None;
+    let mut cycles = CycleTracker::default();
     let mut session: Option<SessionWriter> = None;
     let mut processed: u64 = 0;
     let mut last_report = Instant::now() - Duration::from_secs(1);
@@ -196,26 +196,19 @@ pub fn run(
                 predictions.extend(m.push(&input[..n]));
             }
             for e in &events {
-                match e.kind {
-                    EventKind::CycleStart => open_cycle = Some(e.sample),
-                    EventKind::CycleEnd => {
-                        if let Some(start) = open_cycle.take() {
-                            let (start_s, end_s) = (start as f64 / r, e.sample as f64 / r);
-                            if let Some(s) = session.as_mut() {
-                                if let Err(err) = s.add_cycle(start_s, end_s) {
-                                    let _ = updates.send(Update::Message(format!("annotation not saved: {err}")));
-                                }
-                            }
-                            let _ = updates.send(Update::Cycle { start_s, end_s });
-                            if let Some(m) = model.as_mut() {
-                                predictions.extend(m.cycle(start, e.sample));
-                            }
-                        }
+                if e.kind == EventKind::S1 {
+                    let _ = updates.send(Update::Beat { s1_s: e.sample as f64 / r, bpm: e.value });
+                }
+                let Some((start, end)) = cycles.push(e) else { continue };
+                let (start_s, end_s) = (start as f64 / r, end as f64 / r);
+                if let Some(s) = session.as_mut() {
+                    if let Err(err) = s.add_cycle(start_s, end_s) {
+                        let _ = updates.send(Update::Message(format!("annotation not saved: {err}")));
                     }
-                    EventKind::S1 => {
-                        let _ = updates.send(Update::Beat { s1_s: e.sample as f64 / r, bpm: e.value });
-                    }
-                    EventKind::S2 => {}
+                }
+                let _ = updates.send(Update::Cycle { start_s, end_s });
+                if let Some(m) = model.as_mut() {
+                    predictions.extend(m.cycle(start, end));
                 }
             }
             for p in predictions {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use auscult::audio::session::{recover_unfinished, SessionMeta, SessionWriter};
 use auscult::audio::{open_input, InputOptions, SourceState};
-use auscult::host::{ChainConfig, ChainEvent, EventKind, SearchPath};
+use auscult::host::{ChainConfig, ChainEvent, CycleTracker, SearchPath};
 
 #[derive(clap::Args, Debug)]
 pub struct RecordArgs {
@@ -95,7 +95,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     let mut input = vec![0.0f32; BLOCK];
     let mut output = vec![0.0f32; BLOCK];
     let mut events: Vec<ChainEvent> = Vec::new();
-    let mut open_cycle: Option<u64> = None;
+    let mut cycles = CycleTracker::default();
     let mut interrupted = None;
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -122,17 +122,9 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
             events.clear();
             events.reserve(chain.len() * auscult::host::chain::EVENTS_PER_BLOCK);
             chain.process(&input[..n], &mut output[..n], &mut events);
-            for e in &events {
-                match e.kind {
-                    EventKind::CycleStart => open_cycle = Some(e.sample),
-                    EventKind::CycleEnd => {
-                        if let Some(start) = open_cycle.take() {
-                            let r = f64::from(rate);
-                            session.add_cycle(start as f64 / r, e.sample as f64 / r)?;
-                        }
-                    }
-                    _ => {}
-                }
+            for (start, end) in events.iter().filter_map(|e| cycles.push(e)) {
+                let r = f64::from(rate);
+                session.add_cycle(start as f64 / r, end as f64 / r)?;
             }
         }
     }

@@ -336,19 +336,7 @@ fn cycles(samples: &[f32], rate: u32) -> anyhow::Result<Vec<(f64, f64)>> {
         events.reserve(auscult::host::chain::EVENTS_PER_BLOCK);
         chain.process(i, o, &mut events);
     }
-    let mut spans = Vec::new();
-    let mut open = None;
-    for e in &events {
-        match e.kind {
-            auscult::host::EventKind::CycleStart => open = Some(e.sample),
-            auscult::host::EventKind::CycleEnd => {
-                if let Some(s) = open.take() {
-                    spans.push((s as f64 / r, e.sample as f64 / r));
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(spans)
+    let mut cycles = auscult::host::CycleTracker::default();
+    Ok(events.iter().filter_map(|e| cycles.push(e)).map(|(s, e)| (s as f64 / r, e as f64 / r)).collect())
 }
 

@@ -137,6 +137,27 @@ pub struct ChainEvent {
     pub slot: usize,
 }
 
+/// Pairs a segmenter's `cycle_start` and `cycle_end` events into cycles,
+/// across blocks. An end with no open start is ignored.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CycleTracker {
+    open: Option<u64>,
+}
+
+impl CycleTracker {
+    /// The cycle `(start, end)` (input sample indices) this event closes.
+    pub fn push(&mut self, event: &ChainEvent) -> Option<(u64, u64)> {
+        match event.kind {
+            EventKind::CycleStart => {
+                self.open = Some(event.sample);
+                None
+            }
+            EventKind::CycleEnd => self.open.take().map(|start| (start, event.sample)),
+            _ => None,
+        }
+    }
+}
+
 fn no_slot(slot: usize) -> CallError {
     CallError { plugin: format!("slot {slot}"), status: Status::InvalidArgument, message: "no such slot".into() }
 }

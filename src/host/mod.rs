@@ -12,7 +12,7 @@ pub mod ladspa;
 pub mod library;
 
 pub use abi::{ParamInfo, PluginInfo};
-pub use chain::{Chain, ChainEvent, Fault, FaultKind, Slot, SlotStats};
+pub use chain::{Chain, ChainEvent, CycleTracker, Fault, FaultKind, Slot, SlotStats};
 pub use auscult_plugin_api::EventKind;
 pub use config::{ChainConfig, ConfigError};
 pub use discovery::SearchPath;
