@@ -13,4 +13,5 @@ pub mod dsp;
 pub mod host;
 pub mod metrics;
 pub mod model;
+pub mod trust;
 pub mod ui;

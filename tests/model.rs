@@ -202,3 +202,27 @@ fn analyze_prints_a_prediction_with_probabilities_per_file() {
         assert!(probs.contains_key(row["prediction"].as_str().unwrap()));
     }
 }
+
+#[test]
+fn a_model_others_could_have_replaced_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/heart");
+    for entry in std::fs::read_dir(&shipped).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        std::fs::set_permissions(dir.path().join(path.file_name().unwrap()), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let card_path = dir.path().join("card.toml");
+    let weights = dir.path().join(ModelCard::load(&card_path).unwrap().weights);
+    assert!(Classifier::load(&card_path).is_ok(), "the shipped model loads from a private copy");
+    for (file, mode) in [(&weights, 0o664), (&card_path, 0o646)] {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode)).unwrap();
+        let err = Classifier::load(&card_path).err().expect("a writable model file loads").to_string();
+        assert!(
+            err.contains(&file.display().to_string()) && err.contains("group- or world-writable") && err.contains("chmod go-w"),
+            "{err}"
+        );
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+}

@@ -152,7 +152,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 
     let bytes = weights_bytes(&trained.model).map_err(|e| anyhow::anyhow!("saving weights: {e}"))?;
     let weights = args.out.join("model.bpk");
-    std::fs::write(&weights, &bytes).with_context(|| format!("writing {}", weights.display()))?;
+    auscult::model::card::write_private(&weights, &bytes).with_context(|| format!("writing {}", weights.display()))?;
     let name = args.out.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned());
     let data_name = args.data.file_name().map_or("data".into(), |n| n.to_string_lossy().into_owned());
     let command = format!(

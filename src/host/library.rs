@@ -1,7 +1,6 @@
 //! Loading a plugin library: permission checks, `dlopen`, the entry symbol
 //! and the descriptor, in that order.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,6 +9,7 @@ use auscult_plugin_api::abi::{
 };
 
 use super::abi::{self, DescriptorError, PluginInfo};
+use crate::trust::TrustError;
 
 /// Why a library could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -26,35 +26,12 @@ pub enum LoadError {
     Descriptor { path: PathBuf, source: DescriptorError },
 }
 
-/// Refuses a file that others could have replaced, as ssh does with keys: a
-/// plugin runs with the user's rights, so a group- or world-writable file, or
-/// one in a world-writable directory, is a way in for anyone on the box.
+/// Refuses a library that others could have replaced (see [`crate::trust`]).
 pub fn check_permissions(path: &Path) -> Result<(), LoadError> {
-    let io = |source| LoadError::Io { path: path.to_path_buf(), source };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    let mode = meta.permissions().mode();
-    if mode & 0o022 != 0 {
-        return Err(LoadError::Insecure {
-            path: path.to_path_buf(),
-            what: format!("is group- or world-writable (mode {:03o})", mode & 0o777),
-            fix: format!("chmod go-w {}", path.display()),
-        });
-    }
-    let dir = path
-        .canonicalize()
-        .map_err(io)?
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("/"));
-    let dir_mode = std::fs::metadata(&dir).map_err(io)?.permissions().mode();
-    if dir_mode & 0o002 != 0 {
-        return Err(LoadError::Insecure {
-            path: path.to_path_buf(),
-            what: format!("sits in a world-writable directory ({}, mode {:03o})", dir.display(), dir_mode & 0o7777),
-            fix: format!("chmod o-w {} (or move the plugin to a private directory)", dir.display()),
-        });
-    }
-    Ok(())
+    crate::trust::check_private(path, "plugin").map_err(|e| match e {
+        TrustError::Io { path, source } => LoadError::Io { path, source },
+        TrustError::Writable { path, what, fix, .. } => LoadError::Insecure { path, what, fix },
+    })
 }
 
 /// The function table, checked non-null on load so that nothing on the
@@ -145,6 +122,7 @@ fn dl_reason(e: &libloading::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn writable_file_and_world_writable_dir_are_refused() {

@@ -96,19 +96,23 @@ pub enum CardError {
     Hash { path: PathBuf, expected: String, actual: String },
     #[error("{}: {reason}", path.display())]
     Shape { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Untrusted(#[from] crate::trust::TrustError),
     #[error("model \"{name}\" not found: not a card file, and not in {searched}")]
     NotFound { name: String, searched: String },
 }
 
 impl ModelCard {
+    /// Reads a card, refusing one that others could have replaced.
     pub fn load(path: &Path) -> Result<ModelCard, CardError> {
+        crate::trust::check_private(path, "model card")?;
         let text = std::fs::read_to_string(path).map_err(|source| CardError::Io { path: path.into(), source })?;
         toml::from_str(&text).map_err(|e| CardError::Parse { path: path.into(), message: e.to_string().trim_end().replace('\n', " ") })
     }
 
     pub fn save(&self, path: &Path) -> Result<(), CardError> {
         let text = toml::to_string(self).map_err(|e| CardError::Parse { path: path.into(), message: e.to_string() })?;
-        std::fs::write(path, text).map_err(|source| CardError::Io { path: path.into(), source })
+        write_private(path, text.as_bytes()).map_err(|source| CardError::Io { path: path.into(), source })
     }
 
     /// The weights file beside the card.
@@ -119,6 +123,7 @@ impl ModelCard {
     /// Checks the weights file's sha256 against the card.
     pub fn verify_weights(&self, card_path: &Path) -> Result<Vec<u8>, CardError> {
         let path = self.weights_path(card_path);
+        crate::trust::check_private(&path, "model")?;
         let bytes = std::fs::read(&path).map_err(|source| CardError::Io { path: path.clone(), source })?;
         let actual = sha256_hex(&bytes);
         if !actual.eq_ignore_ascii_case(&self.sha256) {
@@ -126,6 +131,14 @@ impl ModelCard {
         }
         Ok(bytes)
     }
+}
+
+/// Writes a model file as 0644 whatever the umask, so that
+/// [`ModelCard::load`] accepts what training wrote.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, bytes)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

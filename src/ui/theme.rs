@@ -69,6 +69,8 @@ pub enum ThemeError {
     Parse { path: PathBuf, message: String },
     #[error("theme \"{name}\" not found: not a file, and not one of {builtin}")]
     NotFound { name: String, builtin: String },
+    #[error(transparent)]
+    Untrusted(#[from] crate::trust::TrustError),
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,6 +152,7 @@ impl Theme {
         }
         let path = Path::new(name_or_path);
         if path.is_file() {
+            crate::trust::check_private(path, "theme")?;
             let text = std::fs::read_to_string(path).map_err(|source| ThemeError::Io { path: path.into(), source })?;
             return Self::parse(path, &text, depth);
         }
@@ -287,6 +290,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 3") && err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn a_theme_file_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mine.toml");
+        std::fs::write(&path, BUILT_IN[0].1).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let file = path.to_str().unwrap();
+        assert!(Theme::load(file, ColorDepth::TrueColor).is_ok());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let err = Theme::load(file, ColorDepth::TrueColor).err().expect("a world-writable theme loads").to_string();
+        assert!(err.contains(file) && err.contains("theme") && err.contains("world-writable"), "{err}");
     }
 
     #[test]
