@@ -302,7 +302,7 @@ mod tests {
         let file = path.to_str().unwrap();
         assert!(Theme::load(file, ColorDepth::TrueColor).is_ok());
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
-        let err = Theme::load(file, ColorDepth::TrueColor).err().expect("a world-writable theme loads").to_string();
+        let err = Theme::load(file, ColorDepth::TrueColor).expect_err("a world-writable theme loads").to_string();
         assert!(err.contains(file) && err.contains("theme") && err.contains("world-writable"), "{err}");
     }
 
