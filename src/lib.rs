@@ -10,6 +10,8 @@ pub mod analysis;
 pub mod audio;
 pub mod datasets;
 pub mod dsp;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod host;
 pub mod metrics;
 pub mod model;

@@ -61,8 +61,11 @@ pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
 
 /// Decodes audio held in memory (a recording built into the binary);
 /// `name` stands for the file in errors and gives the format hint.
-pub fn decode_bytes(bytes: &'static [u8], name: &Path) -> Result<Decoded, DecodeError> {
-    if bytes.is_empty() {
+pub fn decode_bytes<B>(bytes: B, name: &Path) -> Result<Decoded, DecodeError>
+where
+    B: AsRef<[u8]> + Send + Sync + 'static,
+{
+    if bytes.as_ref().is_empty() {
         return Err(DecodeError::Empty { path: name.to_path_buf() });
     }
     decode_stream(Box::new(std::io::Cursor::new(bytes)), name)

@@ -107,7 +107,12 @@ impl ModelCard {
     pub fn load(path: &Path) -> Result<ModelCard, CardError> {
         crate::trust::check_private(path, "model card")?;
         let text = std::fs::read_to_string(path).map_err(|source| CardError::Io { path: path.into(), source })?;
-        toml::from_str(&text).map_err(|e| CardError::Parse { path: path.into(), message: e.to_string().trim_end().replace('\n', " ") })
+        Self::parse(path, &text)
+    }
+
+    /// Parses a card's text as if read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<ModelCard, CardError> {
+        toml::from_str(text).map_err(|e| CardError::Parse { path: path.into(), message: e.to_string().trim_end().replace('\n', " ") })
     }
 
     pub fn save(&self, path: &Path) -> Result<(), CardError> {
