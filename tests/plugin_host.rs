@@ -96,6 +96,36 @@ fn panicking_plugin_is_bypassed_and_flagged_while_audio_flows() {
 }
 
 #[test]
+fn a_plugin_with_a_restart_policy_comes_back_with_its_parameters_after_a_back_off() {
+    // Panics on its 3rd block after every (re)start; restart 100 samples
+    // after a fault, then 200, 400, ... (faults in a row double the wait).
+    let mut chain = chain_of(&[("faulty", &[("mode", 1.0), ("every_n", 3.0), ("sleep_ms", 7.0)])], 4000.0, 100);
+    chain.set_restart(0, Some(100.0 / 4000.0));
+    let input = sine(100.0, 0.5, 4000.0, 4000);
+    let mut out = vec![0.0; input.len()];
+    let mut faults_at = Vec::new();
+    for (i, (inp, o)) in input.chunks(100).zip(out.chunks_mut(100)).enumerate() {
+        chain.process(inp, o, &mut Vec::new());
+        if let Some(f) = chain.slots()[0].fault() {
+            if faults_at.last() != Some(&f.at_sample) {
+                faults_at.push(f.at_sample);
+            }
+        }
+        assert!(i < 2 || chain.slots()[0].stats().faults >= 1);
+    }
+    assert_eq!(out, input, "audio flows through every fault and restart");
+    // Fault at block 3 (sample 200); restarted after 100 samples (at 300),
+    // faults on its 3rd block (500); after 200 (700) faults at 900; after
+    // 400 (1300) faults at 1500; after 800 (2300) faults at 2500.
+    assert_eq!(faults_at, [200, 500, 900, 1500, 2500]);
+    let slot = &chain.slots()[0];
+    assert_eq!((slot.stats().faults, slot.stats().restarts), (5, 4));
+    // The fresh instances got the host's parameters back.
+    let id = slot.info().param("sleep_ms").unwrap().id;
+    assert_eq!(chain.get_param(0, id).unwrap(), 7.0);
+}
+
+#[test]
 fn nan_and_inf_outputs_are_bypassed() {
     for (mode, name) in [(2.0, "NaN"), (3.0, "Inf")] {
         let mut chain = chain_of(&[("faulty", &[("mode", mode), ("every_n", 2.0)])], 44100.0, 64);
@@ -221,10 +251,14 @@ fn bad_values_unknown_plugins_are_reported_with_positions() {
         ("[[chain]]\nplugin = \"gain\"\nparams = { gain_db = \"loud\" }\n", "chain.toml:3:22:", "must be a number, not string"),
         ("[[chain]]\nplugin = \"gian\"\n", "chain.toml:2:10:", "no plugin named \"gian\""),
         ("[[chain]]\nplugin = \"old_abi\"\n", "chain.toml:2:10:", "not compatible"),
+        ("[[chain]]\nplugin = \"gain\"\nrestart_after_s = -1.0\n", "chain.toml:3:19:", "restart_after_s = -1: needs a number of seconds"),
     ];
     for (text, at, what) in cases {
         let cfg = ChainConfig::parse(Path::new("chain.toml"), text.into()).unwrap();
         let err = cfg.build(&search(), 4000.0, 128).unwrap_err().to_string();
         assert!(err.starts_with(at) && err.contains(what), "{err:?} should start {at:?} and contain {what:?}");
     }
+    // Whole seconds are accepted as well as fractions.
+    let cfg = ChainConfig::parse(Path::new("chain.toml"), "[[chain]]\nplugin = \"gain\"\nrestart_after_s = 2\n".into()).unwrap();
+    assert!(cfg.build(&search(), 4000.0, 128).is_ok());
 }

@@ -3,12 +3,16 @@
 //! Fault containment: a plugin that returns an error, panics, or writes a
 //! non-finite sample is bypassed from that block on (its input passes
 //! through unchanged), and the slot records why. The stream never stops for
-//! a plugin. [`Chain::clear_fault`] resets the plugin and lets it run again.
+//! a plugin. [`Chain::clear_fault`] resets the plugin and lets it run again;
+//! a slot with a restart policy ([`Chain::set_restart`]) gets a fresh
+//! instance by itself after a back-off that doubles with each fault in a row
+//! (a fresh instance also gives back whatever memory the old one held).
 //!
 //! The input slice is never written: what is recorded is what came in.
 //!
 //! `process` does not allocate, lock or do I/O, so it can run on the audio
-//! thread; everything is sized in [`Chain::new`].
+//! thread; everything is sized in [`Chain::new`]. The one exception is the
+//! automatic restart of a faulted plugin, which creates an instance.
 
 use std::time::Instant;
 
@@ -81,6 +85,10 @@ pub struct SlotStats {
     pub dropped_events: u64,
     /// How many times the plugin has faulted.
     pub faults: u64,
+    /// Blocks that took longer than the audio they hold.
+    pub late_blocks: u64,
+    /// Fresh instances made after faults.
+    pub restarts: u64,
 }
 
 impl SlotStats {
@@ -102,6 +110,21 @@ pub struct Slot {
     fault: Option<Fault>,
     stats: SlotStats,
     events: Vec<Event>,
+    /// The parameter values the host set, re-applied on restart.
+    params: Vec<(u32, f64)>,
+    restart: Option<Restart>,
+}
+
+/// When to give a faulted plugin a fresh instance.
+#[derive(Debug, Clone, Copy)]
+struct Restart {
+    /// Samples to wait after the first fault.
+    after: u64,
+    /// Faults since the plugin last ran a minute without one: the wait
+    /// doubles with each, up to 64 times `after`.
+    in_a_row: u32,
+    /// Where the current instance started running.
+    since: u64,
 }
 
 impl Slot {
@@ -158,6 +181,52 @@ impl CycleTracker {
     }
 }
 
+impl Slot {
+    /// A minute of audio without a fault forgives the faults before it.
+    const FORGIVE_S: f64 = 60.0;
+
+    fn restart_if_due(&mut self, now: u64, rate: f64, max_block: usize) {
+        let Some(restart) = self.restart.as_mut() else { return };
+        let Some(fault) = &self.fault else {
+            if restart.in_a_row > 0 && now.saturating_sub(restart.since) as f64 >= Self::FORGIVE_S * rate {
+                restart.in_a_row = 0;
+            }
+            return;
+        };
+        let wait = restart.after << restart.in_a_row.min(6);
+        if self.bypass || now < fault.at_sample + wait {
+            return;
+        }
+        restart.in_a_row += 1;
+        restart.since = now;
+        // A native plugin gets a new instance (dropping the old one frees
+        // what it held); a LADSPA one, which the chain cannot re-create,
+        // is reset.
+        let fresh = match self.instance.library() {
+            Some(library) => PluginInstance::new(library.clone(), rate, max_block).map(Some),
+            None => self.instance.reset().map(|()| None),
+        };
+        let result = fresh.and_then(|fresh| {
+            if let Some(instance) = fresh {
+                self.instance = instance;
+            }
+            self.params.iter().try_for_each(|&(id, v)| self.instance.set_param(id, v))
+        });
+        match result {
+            Ok(()) => {
+                self.fault = None;
+                self.stats.restarts += 1;
+            }
+            Err(e) => {
+                let mut message = ErrorBuf::default();
+                message.write(&format!("restart failed: {}", e.message));
+                self.stats.faults += 1;
+                self.fault = Some(Fault { kind: FaultKind::Error, at_sample: now, message });
+            }
+        }
+    }
+}
+
 fn no_slot(slot: usize) -> CallError {
     CallError { plugin: format!("slot {slot}"), status: Status::InvalidArgument, message: "no such slot".into() }
 }
@@ -198,7 +267,9 @@ impl Chain {
     }
 
     /// Appends an instance created at this chain's rate and block size.
-    pub fn push(&mut self, name: impl Into<String>, instance: PluginInstance, bypass: bool) {
+    pub fn push(&mut self, name: impl Into<String>, mut instance: PluginInstance, bypass: bool) {
+        let ids: Vec<u32> = instance.info().params.iter().map(|p| p.id).collect();
+        let params = ids.into_iter().filter_map(|id| instance.get_param(id).ok().map(|v| (id, v))).collect();
         self.slots.push(Slot {
             name: name.into(),
             instance,
@@ -206,7 +277,19 @@ impl Chain {
             fault: None,
             stats: SlotStats::default(),
             events: vec![Event::default(); EVENTS_PER_BLOCK],
+            params,
+            restart: None,
         });
+    }
+
+    /// Restart `slot` by itself `after_s` seconds (of audio) after a
+    /// fault, doubling the wait for each fault in a row; `None` leaves a
+    /// faulted plugin bypassed until [`clear_fault`](Self::clear_fault).
+    pub fn set_restart(&mut self, slot: usize, after_s: Option<f64>) {
+        let rate = self.sample_rate;
+        if let Some(s) = self.slots.get_mut(slot) {
+            s.restart = after_s.map(|a| Restart { after: (a * rate).round().max(1.0) as u64, in_a_row: 0, since: 0 });
+        }
     }
 
     pub fn sample_rate(&self) -> f64 {
@@ -254,7 +337,14 @@ impl Chain {
 
     pub fn set_param(&mut self, slot: usize, id: u32, value: f64) -> Result<(), CallError> {
         match self.slots.get_mut(slot) {
-            Some(s) => s.instance.set_param(id, value),
+            Some(s) => {
+                s.instance.set_param(id, value)?;
+                match s.params.iter_mut().find(|(p, _)| *p == id) {
+                    Some(entry) => entry.1 = value,
+                    None => s.params.push((id, value)),
+                }
+                Ok(())
+            }
             None => Err(no_slot(slot)),
         }
     }
@@ -315,7 +405,9 @@ impl Chain {
         // Events are reported on each plugin's input timeline; the plugins
         // before it delay that timeline by their latency.
         let mut upstream_latency: u64 = 0;
+        let deadline_ns = (n as f64 / self.sample_rate * 1e9) as u64;
         for (index, slot) in self.slots.iter_mut().enumerate() {
+            slot.restart_if_due(block_start, self.sample_rate, self.max_block);
             if !slot.active() {
                 continue;
             }
@@ -335,6 +427,9 @@ impl Chain {
             stats.total_ns += elapsed;
             stats.last_ns = elapsed;
             stats.max_ns = stats.max_ns.max(elapsed);
+            if elapsed > deadline_ns {
+                stats.late_blocks += 1;
+            }
             stats.dropped_events += u64::from(dropped);
 
             let fault = match status {

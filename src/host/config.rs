@@ -7,6 +7,7 @@
 //! plugin = "bandpass"
 //! params = { low_hz = 100.0, high_hz = 2000.0 }
 //! bypass = false
+//! restart_after_s = 1.0               # optional: restart after a fault
 //! ```
 //!
 //! Every mistake is reported with the file, line and column, and for a
@@ -42,6 +43,10 @@ pub struct ChainEntry {
     pub params: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
     #[serde(default)]
     pub bypass: bool,
+    /// Give the plugin a fresh instance this many seconds after a fault
+    /// (doubling for faults in a row); absent: stay bypassed until cleared.
+    #[serde(default)]
+    pub restart_after_s: Option<Spanned<f64>>,
 }
 
 /// An error in a chain file, at a position.
@@ -181,6 +186,13 @@ impl ChainConfig {
                 }
             }
             chain.push(name.clone(), instance, entry.bypass);
+            if let Some(after) = &entry.restart_after_s {
+                let s = *after.get_ref();
+                if !(s.is_finite() && s > 0.0 && s <= 3600.0) {
+                    return Err(self.at(after.span(), format!("restart_after_s = {s}: needs a number of seconds in (0, 3600]")));
+                }
+                chain.set_restart(chain.len() - 1, Some(s));
+            }
         }
         Ok(chain)
     }

@@ -201,7 +201,13 @@ fn chain(frame: &mut Frame, area: Rect, app: &App) {
             Span::styled(state, state_style),
         ]));
         lines.push(Line::styled(
-            format!("    lat {} smp · cpu {:.3}%", slot.latency, slot.load * 100.0),
+            format!(
+                "    lat {} smp · cpu {:.3}%{}{}",
+                slot.latency,
+                slot.load * 100.0,
+                if slot.late_blocks > 0 { format!(" · late {}", slot.late_blocks) } else { String::new() },
+                if slot.restarts > 0 { format!(" · restarted {}", slot.restarts) } else { String::new() },
+            ),
             Style::default().fg(theme.dim),
         ));
         if let Some(fault) = &slot.fault {
@@ -301,6 +307,11 @@ fn status_line(frame: &mut Frame, area: Rect, app: &App) {
     if let Some(state) = &app.status.source_state {
         spans.push(Span::styled(format!(" │ {state}"), Style::default().fg(theme.fault)));
     }
+    if app.status.skipped > 0 {
+        // Analysis fell behind; the recording did not.
+        let secs = app.status.skipped as f64 / f64::from(app.source.sample_rate.max(1));
+        spans.push(Span::styled(format!(" │ behind: {secs:.1} s unanalysed"), Style::default().fg(theme.fault)));
+    }
     if app.recording() {
         let secs = app.status.recording.unwrap_or(0.0) as u64;
         spans.push(Span::styled(
@@ -389,6 +400,8 @@ mod tests {
             fault: None,
             latency: 0,
             load: 0.0001,
+            late_blocks: 0,
+            restarts: 0,
             params: vec![ParamView {
                 id: 0,
                 name: "low_hz".into(),

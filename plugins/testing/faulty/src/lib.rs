@@ -4,8 +4,13 @@
 //! Between faults it passes audio through unchanged and emits a
 //! `cycle_start` event at the first frame of every block (so tests can see
 //! events flow).
+//!
+//! `chaos` mode rotates through panic, NaN, a sleep past the block deadline
+//! and 1 MiB of growth, one per faulty block. The rotation is counted per
+//! library, not per instance, so it goes on across the host's restarts.
 
 use std::ffi::CStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use auscult_plugin_api::{export_plugin, param, EventKind, Events, ParamDescriptor, ParamScale, Plugin, PluginError};
@@ -24,9 +29,14 @@ enum Mode {
     Error = 4,
     /// Sleep `sleep_ms`: blows the real-time deadline.
     Sleep = 5,
-    /// Leak 1 MiB: grows memory without bound.
-    Leak = 6,
+    /// Keep 1 MiB more: memory grows until the instance is destroyed.
+    Grow = 6,
+    /// Panic, NaN, sleep, grow, in turn.
+    Chaos = 7,
 }
+
+/// Faulty blocks seen in chaos mode, by every instance of this library.
+static CHAOS_TURN: AtomicU64 = AtomicU64::new(0);
 
 impl Mode {
     fn from_value(v: f64) -> Mode {
@@ -36,7 +46,8 @@ impl Mode {
             3 => Mode::Inf,
             4 => Mode::Error,
             5 => Mode::Sleep,
-            6 => Mode::Leak,
+            6 => Mode::Grow,
+            7 => Mode::Chaos,
             _ => Mode::None,
         }
     }
@@ -47,6 +58,8 @@ pub struct Faulty {
     every_n: u64,
     sleep_ms: f64,
     blocks: u64,
+    /// What grow mode holds on to.
+    hoard: Vec<Vec<u8>>,
 }
 
 impl Plugin for Faulty {
@@ -54,10 +67,10 @@ impl Plugin for Faulty {
     const NAME: &'static CStr = c"Fault injector";
     const VERSION: &'static CStr = c"1.0.0";
     const DESCRIPTION: &'static CStr =
-        c"Panics, emits NaN/Inf, fails, sleeps or leaks every Nth block (for tests)";
+        c"Panics, emits NaN/Inf, fails, sleeps or grows every Nth block, or all in turn (for tests)";
     const PARAMS: &'static [ParamDescriptor] = &[
-        // 0 none, 1 panic, 2 NaN, 3 Inf, 4 error, 5 sleep, 6 leak
-        param(MODE, c"mode", c"", 0.0, 6.0, 0.0, ParamScale::Integer),
+        // 0 none, 1 panic, 2 NaN, 3 Inf, 4 error, 5 sleep, 6 grow, 7 chaos
+        param(MODE, c"mode", c"", 0.0, 7.0, 0.0, ParamScale::Integer),
         param(EVERY_N, c"every_n", c"blocks", 1.0, 1e9, 1.0, ParamScale::Integer),
         param(SLEEP_MS, c"sleep_ms", c"ms", 0.0, 10_000.0, 50.0, ParamScale::Linear),
     ];
@@ -68,6 +81,7 @@ impl Plugin for Faulty {
             every_n: 1,
             sleep_ms: 50.0,
             blocks: 0,
+            hoard: Vec::new(),
         })
     }
 
@@ -78,14 +92,24 @@ impl Plugin for Faulty {
         if self.mode == Mode::None || !self.blocks.is_multiple_of(self.every_n) {
             return Ok(());
         }
-        match self.mode {
-            Mode::None => {}
+        let mode = match self.mode {
+            Mode::Chaos => match CHAOS_TURN.fetch_add(1, Ordering::Relaxed) % 4 {
+                0 => Mode::Panic,
+                1 => Mode::Nan,
+                2 => Mode::Sleep,
+                _ => Mode::Grow,
+            },
+            mode => mode,
+        };
+        match mode {
+            Mode::None | Mode::Chaos => {}
             Mode::Panic => panic!("injected panic at block {}", self.blocks),
             Mode::Nan => output[output.len() / 2] = f32::NAN,
             Mode::Inf => output[0] = f32::INFINITY,
             Mode::Error => return Err(PluginError::new("injected error")),
             Mode::Sleep => std::thread::sleep(Duration::from_secs_f64(self.sleep_ms / 1000.0)),
-            Mode::Leak => std::mem::forget(vec![1u8; 1 << 20]),
+            // Allocating in process breaks the ABI's [no-alloc] on purpose.
+            Mode::Grow => self.hoard.push(vec![1u8; 1 << 20]),
         }
         Ok(())
     }

@@ -1,16 +1,22 @@
 //! The analysis thread: source -> plugin chain -> mel -> UI, and recording.
 //!
-//! It owns the source's consumer end, the chain and the session writer.
-//! The UI sends it [`Command`]s and receives [`Update`]s over channels; no
-//! state is shared under a lock. The raw input is recorded before the
-//! chain touches it, so a plugin fault can never damage a recording.
+//! The [`recorder`] thread reads the input and writes the session; this
+//! thread owns the chain, the mel extractor and the model, fed by the
+//! recorder through a ring. The UI sends [`Command`]s and receives
+//! [`Update`]s over channels; no state is shared under a lock. The raw input
+//! is recorded before the chain sees it, by a thread that never waits on a
+//! plugin, so a plugin that faults or stalls can never damage a recording.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
-use crate::audio::session::{CycleClass, SessionMeta, SessionWriter};
+pub mod recorder;
+
+use recorder::{AnalysisInput, RecorderCommand};
+
+use crate::audio::session::{CycleClass, SessionMeta};
 use crate::audio::{Source, SourceState};
 use crate::dsp::extractor::{MelConfig, StreamingMel};
 use crate::host::{Chain, ChainEvent, CycleTracker, EventKind};
@@ -41,6 +47,10 @@ pub struct SlotView {
     pub latency: u32,
     /// CPU time as a fraction of real time.
     pub load: f64,
+    /// Blocks that took longer than their audio lasts.
+    pub late_blocks: u64,
+    /// Fresh instances after faults.
+    pub restarts: u64,
     pub params: Vec<ParamView>,
 }
 
@@ -61,6 +71,8 @@ pub struct Status {
     pub seconds: f64,
     pub overruns: u64,
     pub xruns: u64,
+    /// Frames analysis skipped because it fell behind (all recorded).
+    pub skipped: u64,
     /// Seconds recorded, while recording.
     pub recording: Option<f64>,
     pub source_state: Option<String>,
@@ -119,16 +131,25 @@ impl AnalysisConfig {
 pub const ENVELOPE_HOP_S: f64 = 0.01;
 const BLOCK: usize = 512;
 
-/// Runs until [`Command::Quit`] or the UI hangs up.
+/// Runs until [`Command::Quit`] or the UI hangs up. Starts the recorder
+/// thread on `source` and joins it before returning, so that a session open
+/// at quit is closed by then.
 pub fn run(
-    mut source: Source,
+    source: Source,
     mut chain: Chain,
     mut model: Option<LiveModel>,
     config: AnalysisConfig,
     commands: Receiver<Command>,
     updates: Sender<Update>,
 ) {
-    let rate = source.info.sample_rate;
+    let (recorder, mut input) = match recorder::spawn(source, updates.clone()) {
+        Ok(started) => started,
+        Err(e) => {
+            let _ = updates.send(Update::Message(format!("cannot start the recorder thread: {e}")));
+            return;
+        }
+    };
+    let rate = input.info.sample_rate;
     let r = f64::from(rate);
     let mut mel = match StreamingMel::new(config.mel(rate)) {
         Ok(mel) => Some(mel),
@@ -138,62 +159,41 @@ pub fn run(
         }
     };
     let env_hop = ((r * ENVELOPE_HOP_S) as usize).max(1);
-    let mut input = vec![0.0f32; BLOCK];
+    let mut block = vec![0.0f32; BLOCK];
     let mut output = vec![0.0f32; BLOCK];
     let mut events: Vec<ChainEvent> = Vec::new();
     let mut mel_out: Vec<f32> = Vec::new();
     let mut envelope: Vec<f32> = Vec::new();
     let (mut env_peak, mut env_count) = (0.0f32, 0usize);
     let mut cycles = CycleTracker::default();
-    let mut session: Option<SessionWriter> = None;
     let mut processed: u64 = 0;
     let mut last_report = Instant::now() - Duration::from_secs(1);
-    let mut ended_reported = false;
+    let to_recorder = |command: RecorderCommand| {
+        let _ = recorder.commands.send(command);
+    };
 
     loop {
         loop {
             match commands.try_recv() {
                 Ok(Command::Quit) | Err(TryRecvError::Disconnected) => {
-                    if let Some(s) = session.take() {
-                        finish(s, &updates, None);
-                    }
+                    recorder.quit();
                     return;
                 }
-                Ok(command) => apply(command, &mut chain, &mut session, &source, &config, processed, &updates),
+                Ok(command) => apply(command, &mut chain, &input, &config, processed, &updates, &to_recorder),
                 Err(TryRecvError::Empty) => break,
             }
         }
-        let n = source.read(&mut input);
+        let n = input.read(&mut block);
         if n == 0 {
-            if source.exhausted() && !ended_reported {
-                ended_reported = true;
-                let why = match source.status.state() {
-                    SourceState::Finished => "end of the file".to_string(),
-                    state => format!("input lost ({state:?})").to_lowercase(),
-                };
-                if let Some(s) = session.take() {
-                    let interrupted = (source.status.state() != SourceState::Finished).then(|| why.clone());
-                    finish(s, &updates, interrupted);
-                }
-                let _ = updates.send(Update::Message(format!("{}: {why}", source.info.name)));
-            }
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(if input.exhausted() { 20 } else { 5 }));
         } else {
-            if let Some(s) = session.as_mut() {
-                if let Err(e) = s.write(&input[..n]) {
-                    let _ = updates.send(Update::Message(format!("recording stopped: {e}")));
-                    if let Some(s) = session.take() {
-                        finish(s, &updates, Some(e.to_string()));
-                    }
-                }
-            }
             events.clear();
             events.reserve(chain.len() * crate::host::chain::EVENTS_PER_BLOCK);
-            chain.process(&input[..n], &mut output[..n], &mut events);
+            chain.process(&block[..n], &mut output[..n], &mut events);
             processed += n as u64;
             let mut predictions: Vec<LivePrediction> = Vec::new();
             if let Some(m) = model.as_mut() {
-                predictions.extend(m.push(&input[..n]));
+                predictions.extend(m.push(&block[..n]));
             }
             for e in &events {
                 if e.kind == EventKind::S1 {
@@ -201,11 +201,7 @@ pub fn run(
                 }
                 let Some((start, end)) = cycles.push(e) else { continue };
                 let (start_s, end_s) = (start as f64 / r, end as f64 / r);
-                if let Some(s) = session.as_mut() {
-                    if let Err(err) = s.add_cycle(start_s, end_s) {
-                        let _ = updates.send(Update::Message(format!("annotation not saved: {err}")));
-                    }
-                }
+                to_recorder(RecorderCommand::AddCycle { start_s, end_s });
                 let _ = updates.send(Update::Cycle { start_s, end_s });
                 if let Some(m) = model.as_mut() {
                     predictions.extend(m.cycle(start, end));
@@ -240,11 +236,12 @@ pub fn run(
             let _ = updates.send(Update::Chain(slot_views(&mut chain, r)));
             let _ = updates.send(Update::Status(Status {
                 seconds: processed as f64 / r,
-                overruns: source.status.overruns(),
-                xruns: source.status.xruns(),
-                recording: session.as_ref().map(SessionWriter::seconds),
-                source_state: (source.status.state() != SourceState::Running)
-                    .then(|| format!("{:?}", source.status.state()).to_lowercase()),
+                overruns: input.source.overruns(),
+                xruns: input.source.xruns(),
+                skipped: input.recorder.skipped(),
+                recording: input.recorder.recording().map(|frames| frames as f64 / r),
+                source_state: (input.source.state() != SourceState::Running)
+                    .then(|| format!("{:?}", input.source.state()).to_lowercase()),
             }));
         }
     }
@@ -253,11 +250,11 @@ pub fn run(
 fn apply(
     command: Command,
     chain: &mut Chain,
-    session: &mut Option<SessionWriter>,
-    source: &Source,
+    input: &AnalysisInput,
     config: &AnalysisConfig,
     processed: u64,
     updates: &Sender<Update>,
+    to_recorder: &dyn Fn(RecorderCommand),
 ) {
     let say = |text: String| {
         let _ = updates.send(Update::Message(text));
@@ -276,64 +273,19 @@ fn apply(
             }
         }
         Command::StartRecording { out, location } => {
-            if session.is_some() {
-                return;
-            }
-            let mut meta = SessionMeta::new(&source.info.name, source.info.kind.as_str(), source.info.sample_rate);
+            let mut meta = SessionMeta::new(&input.info.name, input.info.kind.as_str(), input.info.sample_rate);
             meta.chain_file.clone_from(&config.chain_file);
             meta.chain.clone_from(&config.chain_text);
             meta.model.clone_from(&config.model);
-            match SessionWriter::create(&out, meta) {
-                Ok(mut writer) => {
-                    if let Some(location) = location {
-                        if let Err(e) = writer.mark_location(&location) {
-                            say(format!("location not saved: {e}"));
-                        }
-                    }
-                    let _ = updates.send(Update::RecordingStarted(writer.dir().to_path_buf()));
-                    *session = Some(writer);
-                }
-                Err(e) => say(format!("cannot record: {e}")),
-            }
+            to_recorder(RecorderCommand::Start { out, meta: Box::new(meta), location });
         }
-        Command::StopRecording => {
-            if let Some(s) = session.take() {
-                finish(s, updates, None);
-            }
+        Command::StopRecording => to_recorder(RecorderCommand::Stop),
+        Command::MarkLocation(location) => to_recorder(RecorderCommand::MarkLocation(location)),
+        // The cycle being heard is the one at the analysis position.
+        Command::Label(label) => {
+            to_recorder(RecorderCommand::Label { at_s: processed as f64 / f64::from(input.info.sample_rate), label });
         }
-        Command::MarkLocation(location) => {
-            if let Some(s) = session.as_mut() {
-                if let Err(e) = s.mark_location(&location) {
-                    say(format!("location not saved: {e}"));
-                }
-            }
-        }
-        Command::Label(label) => match session.as_mut() {
-            Some(s) => {
-                let now = processed as f64 / f64::from(source.info.sample_rate);
-                match s.label_cycle(now, label) {
-                    Ok(Some(c)) => {
-                        let _ = updates.send(Update::Labelled { start_s: c.start_s, end_s: c.end_s, label });
-                    }
-                    Ok(None) => say("no cycle to label yet".into()),
-                    Err(e) => say(format!("label not saved: {e}")),
-                }
-            }
-            None => say("labels are saved with a recording: press r first".into()),
-        },
         Command::Quit => {}
-    }
-}
-
-fn finish(session: SessionWriter, updates: &Sender<Update>, interrupted: Option<String>) {
-    let seconds = session.seconds();
-    match session.finish(interrupted) {
-        Ok(dir) => {
-            let _ = updates.send(Update::RecordingSaved { dir, seconds });
-        }
-        Err(e) => {
-            let _ = updates.send(Update::Message(format!("recording not closed cleanly: {e}")));
-        }
     }
 }
 
@@ -344,6 +296,7 @@ fn slot_views(chain: &mut Chain, rate: f64) -> Vec<SlotView> {
         let (name, bypassed, latency) = (slot.name.clone(), slot.bypassed(), slot.latency());
         let fault = slot.fault().map(|f| f.to_string());
         let load = slot.stats().real_time_factor(rate);
+        let (late_blocks, restarts) = (slot.stats().late_blocks, slot.stats().restarts);
         let infos = slot.info().params.clone();
         let params = infos
             .into_iter()
@@ -357,7 +310,7 @@ fn slot_views(chain: &mut Chain, rate: f64) -> Vec<SlotView> {
                 scale: p.scale,
             })
             .collect();
-        views.push(SlotView { name, bypassed, fault, latency, load, params });
+        views.push(SlotView { name, bypassed, fault, latency, load, late_blocks, restarts, params });
     }
     views
 }
