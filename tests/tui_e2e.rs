@@ -226,3 +226,152 @@ fn resizing_redraws_without_stale_cells() {
     tmux.keys(&["q"]);
     tmux.wait_for("AUSCULT-EXIT 0", 15);
 }
+
+/// Peak and current resident memory of a process, in KiB.
+fn memory_kib(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| status.lines().find(|l| l.starts_with(name))?.split_whitespace().nth(1)?.parse().ok();
+    Some((field("VmHWM:")?, field("VmRSS:")?))
+}
+
+/// The soak: the live pipeline for `AUSCULT_SOAK_S` seconds (45 by
+/// default; 900 for the README's figure) on a real ALSA capture device that
+/// reads a FIFO fed at real-time pace, with a plugin that panics, writes
+/// NaN, sleeps past the block deadline and grows its memory, in turn, and a
+/// recording running throughout. The recording must hold every input
+/// sample from where it started, bit for bit; memory must stop growing.
+#[test]
+fn soak_with_a_faulty_plugin_loses_no_recorded_sample() {
+    let seconds: u64 = std::env::var("AUSCULT_SOAK_S").ok().and_then(|s| s.parse().ok()).unwrap_or(45);
+    let repo = common::workspace_root();
+    let dir = tempfile::tempdir().unwrap();
+    let rate = 4000usize;
+
+    // The input: the bundled real recordings, looped with a gain that
+    // changes per pass so that no stretch repeats, as 16-bit samples.
+    let clips: Vec<Vec<f32>> = ["samples/kauh-EP109-normal.wav", "samples/kauh-EP101-asthma-wheeze.wav", "samples/kauh-EP42-heart-failure-crackles.wav"]
+        .iter()
+        .map(|p| decode_file(&repo.join(p)).unwrap().samples)
+        .collect();
+    let total = (seconds as usize + 60) * rate;
+    let mut stream: Vec<i16> = Vec::with_capacity(total);
+    for pass in 0.. {
+        let gain = 0.9 - 0.002 * (pass % 200) as f32;
+        for &x in &clips[pass % clips.len()] {
+            stream.push((x * gain * 32767.0).round() as i16);
+        }
+        if stream.len() >= total {
+            break;
+        }
+    }
+
+    let fifo = dir.path().join("capture.fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let conf = dir.path().join("asoundrc");
+    std::fs::write(
+        &conf,
+        format!("pcm.auscult_soak {{\n    type file\n    slave.pcm \"null\"\n    file \"/dev/null\"\n    infile \"{}\"\n    format \"raw\"\n}}\n", fifo.display()),
+    )
+    .unwrap();
+
+    // The pacer: writes the stream in 10 ms pieces at real-time pace,
+    // opening the FIFO again when a reader (a device probe) goes away.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pacer = {
+        let (stream, fifo, stop) = (stream.clone(), fifo.clone(), stop.clone());
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let piece = rate / 100;
+            let mut sent = 0usize;
+            let started = Instant::now();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && sent + piece <= stream.len() {
+                let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&fifo) else { break };
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && sent + piece <= stream.len() {
+                    let bytes: Vec<u8> = stream[sent..sent + piece].iter().flat_map(|s| s.to_le_bytes()).collect();
+                    if f.write_all(&bytes).is_err() {
+                        break;
+                    }
+                    sent += piece;
+                    let due = started + Duration::from_secs_f64(sent as f64 / rate as f64);
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                }
+            }
+        })
+    };
+
+    let chain = dir.path().join("soak.toml");
+    std::fs::write(
+        &chain,
+        "[[chain]]\nplugin = \"bandpass\"\nparams = { low_hz = 100.0, high_hz = 1800.0 }\n\n\
+         [[chain]]\nplugin = \"faulty\"\nparams = { mode = 7, every_n = 8, sleep_ms = 400.0 }\nrestart_after_s = 0.5\n\n\
+         [[chain]]\nplugin = \"segment\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("sessions");
+    let command = format!(
+        "cd '{}' && ALSA_CONFIG_PATH='/usr/share/alsa/alsa.conf:{}' AUSCULT_PLUGIN_PATH='{}' '{}' --input auscult_soak --rate 4000 --chain '{}' --out '{}' --theme monochrome; echo AUSCULT-EXIT $?; sleep 600",
+        repo.display(),
+        conf.display(),
+        common::plugin_dir().display(),
+        env!("CARGO_BIN_EXE_auscult"),
+        chain.display(),
+        out.display()
+    );
+    let tmux = Tmux::start(&command, 120, 35);
+    tmux.wait_for("auscult_soak", 30);
+    let shell = tmux.cmd().args(["display", "-p", "-t", "t", "#{pane_pid}"]).output().unwrap();
+    let shell = String::from_utf8_lossy(&shell.stdout).trim().to_string();
+    let child = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+    let pid: u32 = String::from_utf8_lossy(&child.stdout).lines().next().and_then(|l| l.trim().parse().ok()).expect("the auscult process");
+
+    tmux.keys(&["r"]);
+    tmux.wait_for("● REC", 10);
+    let started = Instant::now();
+    let mut rss = Vec::new();
+    while started.elapsed() < Duration::from_secs(seconds) {
+        std::thread::sleep(Duration::from_secs(1));
+        rss.push(memory_kib(pid).expect("auscult is still running").1);
+    }
+    let screen = tmux.screen();
+    let (peak_kib, _) = memory_kib(pid).unwrap();
+    tmux.keys(&["s"]);
+    tmux.wait_for("saved", 10);
+    tmux.keys(&["q"]);
+    let end = tmux.wait_for("AUSCULT-EXIT", 15);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = std::fs::OpenOptions::new().read(true).open(&fifo); // unblock the pacer's open
+    pacer.join().unwrap();
+    assert!(end.contains("AUSCULT-EXIT 0"), "{end}");
+    // The faults happened and the plugin came back each time.
+    assert!(screen.contains("restarted") && screen.contains("late"), "the chain panel shows no restarts or late blocks:\n{screen}");
+
+    // Every recorded sample is the input's, in order, from where the
+    // recording started.
+    let dirs = sessions(&out);
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let meta = SessionMeta::load(&dirs[0]).unwrap();
+    assert_eq!(meta.state, SessionState::Finished);
+    let recorded = decode_file(&dirs[0].join("audio.wav")).unwrap().samples;
+    let as_i16: Vec<i16> = recorded.iter().map(|&x| (x * 32768.0).round() as i16).collect();
+    assert!(as_i16.len() as u64 >= (seconds - 2) * rate as u64, "{} frames for {seconds} s", as_i16.len());
+    let head = &as_i16[..400];
+    let at = stream.windows(head.len()).position(|w| w == head).expect("the recording's start is not in the input");
+    let first_difference = as_i16.iter().zip(&stream[at..]).position(|(a, b)| a != b);
+    assert_eq!(first_difference, None, "the recording differs from the input");
+    assert!(stream.len() - at >= as_i16.len());
+
+    // Memory: the last third of the run grows no more than the growth the
+    // faulty plugin is allowed between restarts (a few MiB) over the first.
+    let third = rss.len() / 3;
+    let (early, late) = (rss[..third].iter().max().unwrap(), rss[2 * third..].iter().max().unwrap());
+    println!(
+        "soak {seconds} s: {} frames recorded, identical to the input; peak RSS {:.1} MiB; RSS max first third {:.1} MiB, last third {:.1} MiB",
+        as_i16.len(),
+        peak_kib as f64 / 1024.0,
+        *early as f64 / 1024.0,
+        *late as f64 / 1024.0
+    );
+    assert!(*late <= early + 16 * 1024, "memory keeps growing: {early} KiB -> {late} KiB");
+}
