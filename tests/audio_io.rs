@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
 
@@ -167,7 +167,6 @@ fn frames_on_disk(wav: &Path) -> usize {
 fn record_annotates_the_cycles_the_chain_finds_and_keeps_the_chain() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sessions");
-    let started = Instant::now();
     let run = auscult()
         .args(["record", "--input", SAMPLE, "--fast", "--location", "P L M", "--chain", "plugins/chains/lung-4k.toml", "--out"])
         .arg(&out)
@@ -176,7 +175,6 @@ fn record_annotates_the_cycles_the_chain_finds_and_keeps_the_chain() {
         .output()
         .unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    assert!(started.elapsed() < Duration::from_secs(60));
     let session = &session_dirs(&out)[0];
     let source = decode_file(&repo().join(SAMPLE)).unwrap();
     assert_eq!(decode_file(&session.join(AUDIO_FILE)).unwrap().samples, source.samples, "--fast loses nothing");
@@ -258,4 +256,33 @@ fn the_cli_reports_a_damaged_input_with_its_name_and_exit_status_2() {
     assert_eq!(run.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("empty.wav") && stderr.contains("empty file"), "{stderr}");
+}
+
+#[test]
+fn a_plugin_stalling_longer_than_the_capture_ring_costs_the_recording_nothing() {
+    // The chain sleeps 6 s on its 12th block (the capture ring holds 4 s):
+    // the recorder thread keeps draining the device meanwhile.
+    let dir = tempfile::tempdir().unwrap();
+    let source = decode_file(&repo().join(SAMPLE)).unwrap();
+    let stream = common::unrepeating_stream(&[source.samples], 4000 * 12);
+    let device = common::PacedAlsaDevice::start("auscult_stall", stream.clone(), 4000);
+    let chain = dir.path().join("stall.toml");
+    std::fs::write(&chain, "[[chain]]\nplugin = \"faulty\"\nparams = { mode = 5, every_n = 12, sleep_ms = 6000.0 }\n").unwrap();
+    let out = dir.path().join("sessions");
+    let run = auscult()
+        .args(["record", "--input", "auscult_stall", "--rate", "4000", "--duration", "6", "--chain"])
+        .arg(&chain)
+        .arg("--out")
+        .arg(&out)
+        .env("ALSA_CONFIG_PATH", device.alsa_config_path())
+        .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.contains("24000 frames") && stdout.contains(", 0 overruns)"), "{stdout}");
+    let recorded = decode_file(&session_dirs(&out)[0].join(AUDIO_FILE)).unwrap().samples;
+    let as_i16: Vec<i16> = recorded.iter().map(|&x| (x * 32768.0).round() as i16).collect();
+    let at = stream.windows(400).position(|w| w == &as_i16[..400]).expect("the recording's start is in the input");
+    assert_eq!(as_i16[..], stream[at..at + as_i16.len()], "the recording is the input, sample for sample");
 }

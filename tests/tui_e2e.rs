@@ -247,59 +247,13 @@ fn soak_with_a_faulty_plugin_loses_no_recorded_sample() {
     let dir = tempfile::tempdir().unwrap();
     let rate = 4000usize;
 
-    // The input: the bundled real recordings, looped with a gain that
-    // changes per pass so that no stretch repeats, as 16-bit samples.
+    // The input: the bundled real recordings, looped without repeating.
     let clips: Vec<Vec<f32>> = ["samples/kauh-EP109-normal.wav", "samples/kauh-EP101-asthma-wheeze.wav", "samples/kauh-EP42-heart-failure-crackles.wav"]
         .iter()
         .map(|p| decode_file(&repo.join(p)).unwrap().samples)
         .collect();
-    let total = (seconds as usize + 60) * rate;
-    let mut stream: Vec<i16> = Vec::with_capacity(total);
-    for pass in 0.. {
-        let gain = 0.9 - 0.002 * (pass % 200) as f32;
-        for &x in &clips[pass % clips.len()] {
-            stream.push((x * gain * 32767.0).round() as i16);
-        }
-        if stream.len() >= total {
-            break;
-        }
-    }
-
-    let fifo = dir.path().join("capture.fifo");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-    let conf = dir.path().join("asoundrc");
-    std::fs::write(
-        &conf,
-        format!("pcm.auscult_soak {{\n    type file\n    slave.pcm \"null\"\n    file \"/dev/null\"\n    infile \"{}\"\n    format \"raw\"\n}}\n", fifo.display()),
-    )
-    .unwrap();
-
-    // The pacer: writes the stream in 10 ms pieces at real-time pace,
-    // opening the FIFO again when a reader (a device probe) goes away.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let pacer = {
-        let (stream, fifo, stop) = (stream.clone(), fifo.clone(), stop.clone());
-        std::thread::spawn(move || {
-            use std::io::Write;
-            let piece = rate / 100;
-            let mut sent = 0usize;
-            let started = Instant::now();
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) && sent + piece <= stream.len() {
-                let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&fifo) else { break };
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) && sent + piece <= stream.len() {
-                    let bytes: Vec<u8> = stream[sent..sent + piece].iter().flat_map(|s| s.to_le_bytes()).collect();
-                    if f.write_all(&bytes).is_err() {
-                        break;
-                    }
-                    sent += piece;
-                    let due = started + Duration::from_secs_f64(sent as f64 / rate as f64);
-                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                        std::thread::sleep(wait);
-                    }
-                }
-            }
-        })
-    };
+    let stream = common::unrepeating_stream(&clips, (seconds as usize + 60) * rate);
+    let device = common::PacedAlsaDevice::start("auscult_soak", stream.clone(), rate);
 
     let chain = dir.path().join("soak.toml");
     std::fs::write(
@@ -311,9 +265,9 @@ fn soak_with_a_faulty_plugin_loses_no_recorded_sample() {
     .unwrap();
     let out = dir.path().join("sessions");
     let command = format!(
-        "cd '{}' && ALSA_CONFIG_PATH='/usr/share/alsa/alsa.conf:{}' AUSCULT_PLUGIN_PATH='{}' '{}' --input auscult_soak --rate 4000 --chain '{}' --out '{}' --theme monochrome; echo AUSCULT-EXIT $?; sleep 600",
+        "cd '{}' && ALSA_CONFIG_PATH='{}' AUSCULT_PLUGIN_PATH='{}' '{}' --input auscult_soak --rate 4000 --chain '{}' --out '{}' --theme monochrome; echo AUSCULT-EXIT $?; sleep 600",
         repo.display(),
-        conf.display(),
+        device.alsa_config_path(),
         common::plugin_dir().display(),
         env!("CARGO_BIN_EXE_auscult"),
         chain.display(),
@@ -340,9 +294,7 @@ fn soak_with_a_faulty_plugin_loses_no_recorded_sample() {
     tmux.wait_for("saved", 10);
     tmux.keys(&["q"]);
     let end = tmux.wait_for("AUSCULT-EXIT", 15);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let _ = std::fs::OpenOptions::new().read(true).open(&fifo); // unblock the pacer's open
-    pacer.join().unwrap();
+    drop(device);
     assert!(end.contains("AUSCULT-EXIT 0"), "{end}");
     // The faults happened and the plugin came back each time.
     assert!(screen.contains("restarted") && screen.contains("late"), "the chain panel shows no restarts or late blocks:\n{screen}");

@@ -98,6 +98,8 @@ pub enum Update {
     Prediction { start_s: f64, end_s: f64, probabilities: Vec<f32> },
     /// A notice or error for the status line.
     Message(String),
+    /// The input has ended, and why.
+    InputEnded(String),
 }
 
 /// Settings of the analysis.
@@ -142,7 +144,7 @@ pub fn run(
     commands: Receiver<Command>,
     updates: Sender<Update>,
 ) {
-    let (recorder, mut input) = match recorder::spawn(source, updates.clone()) {
+    let (recorder, mut input) = match recorder::spawn(source, updates.clone(), recorder::RecorderOptions::default()) {
         Ok(started) => started,
         Err(e) => {
             let _ = updates.send(Update::Message(format!("cannot start the recorder thread: {e}")));

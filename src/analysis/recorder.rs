@@ -45,12 +45,18 @@ pub struct RecorderStatus {
     skipped: AtomicU64,
     /// Set once the input has ended and every frame has been handed on.
     ended: AtomicBool,
+    /// The device's overrun count when the session opened.
+    overruns_at_start: AtomicU64,
 }
 
 impl RecorderStatus {
     /// Frames in the open session, if one is open.
     pub fn recording(&self) -> Option<u64> {
         self.recording.load(Ordering::Acquire).then(|| self.recorded_frames.load(Ordering::Relaxed))
+    }
+    /// Frames written to the last session opened.
+    pub fn recorded_frames(&self) -> u64 {
+        self.recorded_frames.load(Ordering::Relaxed)
     }
     /// Frames analysis skipped because it fell behind.
     pub fn skipped(&self) -> u64 {
@@ -110,13 +116,34 @@ impl Drop for Recorder {
     }
 }
 
+/// How a recorder runs.
+pub struct RecorderOptions {
+    /// A session to write from the first frame (`auscult record`); the TUI
+    /// opens sessions later with [`RecorderCommand::Start`].
+    pub session: Option<SessionWriter>,
+    /// Stop reading after this many frames, as if the input had ended.
+    pub stop_after: Option<u64>,
+    /// Close the session when the input ends (the TUI), or leave it open
+    /// for the cycles analysis has still to find, until `Quit` (`record`).
+    pub close_at_end: bool,
+    /// When analysis falls behind, wait for it instead of skipping. Only
+    /// for a file, which loses nothing by waiting; a live device would.
+    pub wait_for_analysis: bool,
+}
+
+impl Default for RecorderOptions {
+    fn default() -> Self {
+        RecorderOptions { session: None, stop_after: None, close_at_end: true, wait_for_analysis: false }
+    }
+}
+
 /// Seconds of audio the analysis ring holds before it skips.
 const ANALYSIS_RING_S: f32 = 30.0;
 const BLOCK: usize = 1024;
 
 /// Starts the recorder on `source`; it tells the UI about sessions through
 /// `updates`.
-pub fn spawn(source: Source, updates: Sender<Update>) -> std::io::Result<(Recorder, AnalysisInput)> {
+pub fn spawn(source: Source, updates: Sender<Update>, options: RecorderOptions) -> std::io::Result<(Recorder, AnalysisInput)> {
     let rate = source.info.sample_rate;
     let (producer, consumer) = rtrb::RingBuffer::new(((rate as f32 * ANALYSIS_RING_S) as usize).max(BLOCK));
     let status = Arc::new(RecorderStatus::default());
@@ -124,7 +151,7 @@ pub fn spawn(source: Source, updates: Sender<Update>) -> std::io::Result<(Record
     let (tx, rx) = crossbeam_channel::unbounded();
     let handle = std::thread::Builder::new()
         .name("auscult-recorder".into())
-        .spawn(move || run(source, producer, status, rx, updates))?;
+        .spawn(move || run(source, producer, status, rx, updates, options))?;
     Ok((Recorder { commands: tx, handle: Some(handle) }, input))
 }
 
@@ -134,24 +161,35 @@ fn run(
     status: Arc<RecorderStatus>,
     commands: Receiver<RecorderCommand>,
     updates: Sender<Update>,
+    options: RecorderOptions,
 ) {
     let say = |text: String| {
         let _ = updates.send(Update::Message(text));
     };
-    let mut session: Option<SessionWriter> = None;
+    let overruns = source.status.clone();
+    let mut session = options.session;
+    if session.is_some() {
+        status.recording.store(true, Ordering::Release);
+    }
     let mut block = vec![0.0f32; BLOCK];
+    let mut read: u64 = 0;
     loop {
         loop {
             match commands.try_recv() {
                 Ok(RecorderCommand::Quit) | Err(TryRecvError::Disconnected) => {
-                    close(&mut session, &status, &updates, None);
+                    close(&mut session, &status, &updates, &overruns, None);
                     return;
                 }
-                Ok(command) => apply(command, &mut session, &status, &updates),
+                Ok(command) => apply(command, &mut session, &status, &updates, &overruns),
                 Err(TryRecvError::Empty) => break,
             }
         }
-        let n = source.read(&mut block);
+        let want = options.stop_after.map_or(BLOCK, |t| (t - read).min(BLOCK as u64) as usize);
+        if want == 0 {
+            break;
+        }
+        let n = source.read(&mut block[..want]);
+        read += n as u64;
         if n == 0 {
             if source.exhausted() {
                 break;
@@ -164,49 +202,74 @@ fn run(
                 Ok(()) => status.recorded_frames.store(s.frames(), Ordering::Relaxed),
                 Err(e) => {
                     say(format!("recording stopped: {e}"));
-                    close(&mut session, &status, &updates, Some(e.to_string()));
+                    close(&mut session, &status, &updates, &overruns, Some(e.to_string()));
                 }
             }
         }
-        let room = analysis.slots().min(n);
-        if let Ok(mut chunk) = analysis.write_chunk_uninit(room) {
-            let (a, b) = chunk.as_mut_slices();
-            let (head, tail) = block[..room].split_at(a.len());
-            for (dst, &x) in a.iter_mut().zip(head) {
-                dst.write(x);
-            }
-            for (dst, &x) in b.iter_mut().zip(tail) {
-                dst.write(x);
-            }
-            // SAFETY: every slot of the chunk was written just above.
-            unsafe { chunk.commit_all() };
+        let mut sent = push(&mut analysis, &block[..n]);
+        while options.wait_for_analysis && sent < n && !analysis.is_abandoned() {
+            std::thread::sleep(Duration::from_millis(1));
+            sent += push(&mut analysis, &block[sent..n]);
         }
-        if room < n {
-            status.skipped.fetch_add((n - room) as u64, Ordering::Relaxed);
+        if sent < n {
+            status.skipped.fetch_add((n - sent) as u64, Ordering::Relaxed);
         }
     }
 
-    // The input ended: close the session saying why, then keep answering
-    // (a label for the last cycle, a stop) until told to quit.
-    let why = match source.status.state() {
-        SourceState::Finished => "end of the file".to_string(),
+    // The input ended: say why, close the session (or leave it to `Quit`),
+    // then keep answering (a cycle analysis found last, a label, a stop).
+    let state = source.status.state();
+    let why = match state {
+        SourceState::Finished | SourceState::Running => "end of the input".to_string(),
         state => format!("input lost ({state:?})").to_lowercase(),
     };
-    let interrupted = (source.status.state() != SourceState::Finished).then(|| why.clone());
-    close(&mut session, &status, &updates, interrupted);
-    say(format!("{}: {why}", source.info.name));
+    let interrupted = matches!(state, SourceState::Disconnected | SourceState::Failed).then(|| why.clone());
+    // Stop the device now: nothing reads it any more, and overruns counted
+    // after the end would be charged to the session.
+    let name = source.info.name.clone();
+    drop(source);
+    if options.close_at_end {
+        close(&mut session, &status, &updates, &overruns, interrupted.clone());
+    }
+    let _ = updates.send(Update::InputEnded(format!("{name}: {why}")));
     status.ended.store(true, Ordering::Release);
     loop {
         match commands.recv_timeout(Duration::from_secs(1)) {
-            Ok(RecorderCommand::Quit) | Err(RecvTimeoutError::Disconnected) => return,
+            Ok(RecorderCommand::Quit) | Err(RecvTimeoutError::Disconnected) => {
+                close(&mut session, &status, &updates, &overruns, interrupted);
+                return;
+            }
             Ok(RecorderCommand::Start { .. }) => say("the input has ended: nothing to record".into()),
-            Ok(command) => apply(command, &mut session, &status, &updates),
+            Ok(command) => apply(command, &mut session, &status, &updates, &overruns),
             Err(RecvTimeoutError::Timeout) => {}
         }
     }
 }
 
-fn apply(command: RecorderCommand, session: &mut Option<SessionWriter>, status: &RecorderStatus, updates: &Sender<Update>) {
+/// Pushes what fits of `samples` into the ring; returns how many did.
+fn push(ring: &mut rtrb::Producer<f32>, samples: &[f32]) -> usize {
+    let room = ring.slots().min(samples.len());
+    let Ok(mut chunk) = ring.write_chunk_uninit(room) else { return 0 };
+    let (a, b) = chunk.as_mut_slices();
+    let (head, tail) = samples[..room].split_at(a.len());
+    for (dst, &x) in a.iter_mut().zip(head) {
+        dst.write(x);
+    }
+    for (dst, &x) in b.iter_mut().zip(tail) {
+        dst.write(x);
+    }
+    // SAFETY: every slot of the chunk was written just above.
+    unsafe { chunk.commit_all() };
+    room
+}
+
+fn apply(
+    command: RecorderCommand,
+    session: &mut Option<SessionWriter>,
+    status: &RecorderStatus,
+    updates: &Sender<Update>,
+    source: &SourceStatus,
+) {
     let say = |text: String| {
         let _ = updates.send(Update::Message(text));
     };
@@ -224,13 +287,14 @@ fn apply(command: RecorderCommand, session: &mut Option<SessionWriter>, status: 
                     }
                     let _ = updates.send(Update::RecordingStarted(writer.dir().to_path_buf()));
                     status.recorded_frames.store(0, Ordering::Relaxed);
+                    status.overruns_at_start.store(source.overruns(), Ordering::Relaxed);
                     status.recording.store(true, Ordering::Release);
                     *session = Some(writer);
                 }
                 Err(e) => say(format!("cannot record: {e}")),
             }
         }
-        RecorderCommand::Stop => close(session, status, updates, None),
+        RecorderCommand::Stop => close(session, status, updates, source, None),
         RecorderCommand::MarkLocation(location) => {
             if let Some(s) = session.as_mut() {
                 if let Err(e) = s.mark_location(&location) {
@@ -259,8 +323,15 @@ fn apply(command: RecorderCommand, session: &mut Option<SessionWriter>, status: 
     }
 }
 
-fn close(session: &mut Option<SessionWriter>, status: &RecorderStatus, updates: &Sender<Update>, interrupted: Option<String>) {
-    let Some(s) = session.take() else { return };
+fn close(
+    session: &mut Option<SessionWriter>,
+    status: &RecorderStatus,
+    updates: &Sender<Update>,
+    source: &SourceStatus,
+    interrupted: Option<String>,
+) {
+    let Some(mut s) = session.take() else { return };
+    s.set_overruns(source.overruns() - status.overruns_at_start.load(Ordering::Relaxed));
     status.recording.store(false, Ordering::Release);
     let seconds = s.seconds();
     match s.finish(interrupted) {

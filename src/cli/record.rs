@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use auscult::analysis::recorder::{self, RecorderCommand, RecorderOptions};
+use auscult::analysis::Update;
 use auscult::audio::session::{recover_unfinished, SessionMeta, SessionWriter};
-use auscult::audio::{open_input, InputOptions, SourceState};
+use auscult::audio::{open_input, InputOptions, SourceKind, SourceState};
 use auscult::host::{ChainConfig, ChainEvent, CycleTracker, SearchPath};
 
 #[derive(clap::Args, Debug)]
@@ -69,7 +71,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         fast: args.fast,
         looped: false,
     };
-    let mut source = open_input(&options)?;
+    let source = open_input(&options)?;
     let rate = source.info.sample_rate;
     let mut chain = match &chain_config {
         Some((config, _)) => Some(config.build(&SearchPath::standard(&config.plugin_dirs()), f64::from(rate), BLOCK)?),
@@ -91,52 +93,63 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, stop.clone()).context("installing the signal handler")?;
     }
-    let target = args.duration.map(|d| (d * f64::from(rate)).round() as u64);
-    let mut input = vec![0.0f32; BLOCK];
+    // The recorder thread writes every frame; this thread runs the chain on
+    // what it hands on, so a slow plugin never holds up the recording.
+    let live = source.info.kind == SourceKind::Live;
+    let (updates_tx, updates) = crossbeam_channel::unbounded();
+    let (recorder, mut input) = recorder::spawn(
+        source,
+        updates_tx,
+        RecorderOptions {
+            session: Some(session),
+            stop_after: args.duration.map(|d| (d * f64::from(rate)).round() as u64),
+            close_at_end: false,
+            wait_for_analysis: !live,
+        },
+    )
+    .context("starting the recorder thread")?;
+    let mut block = vec![0.0f32; BLOCK];
     let mut output = vec![0.0f32; BLOCK];
     let mut events: Vec<ChainEvent> = Vec::new();
     let mut cycles = CycleTracker::default();
-    let mut interrupted = None;
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let want = target.map_or(BLOCK, |t| (t - session.frames()).min(BLOCK as u64) as usize);
-        if want == 0 {
-            break;
-        }
-        let n = source.read(&mut input[..want]);
+    while !stop.load(Ordering::Relaxed) {
+        let n = input.read(&mut block);
         if n == 0 {
-            if source.exhausted() {
-                match source.status.state() {
-                    SourceState::Finished => {}
-                    state => interrupted = Some(format!("input {}: {state:?}", source.info.name).to_lowercase()),
-                }
+            if input.exhausted() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(5));
             continue;
         }
-        session.write(&input[..n])?;
         if let Some(chain) = chain.as_mut() {
             events.clear();
             events.reserve(chain.len() * auscult::host::chain::EVENTS_PER_BLOCK);
-            chain.process(&input[..n], &mut output[..n], &mut events);
+            chain.process(&block[..n], &mut output[..n], &mut events);
             for (start, end) in events.iter().filter_map(|e| cycles.push(e)) {
                 let r = f64::from(rate);
-                session.add_cycle(start as f64 / r, end as f64 / r)?;
+                let _ = recorder.commands.send(RecorderCommand::AddCycle { start_s: start as f64 / r, end_s: end as f64 / r });
             }
         }
     }
-    session.set_overruns(source.status.overruns());
-    let seconds = session.seconds();
-    let frames = session.frames();
-    let dir = session.finish(interrupted.clone())?;
-    println!(
-        "saved {} ({frames} frames, {seconds:.2} s, {} overruns)",
-        dir.display(),
-        source.status.overruns()
-    );
+    recorder.quit();
+
+    let mut saved = None;
+    for update in updates.try_iter() {
+        match update {
+            Update::RecordingSaved { dir, seconds } => saved = Some((dir, seconds)),
+            Update::Message(text) => eprintln!("auscult: {text}"),
+            _ => {}
+        }
+    }
+    let (dir, seconds) = saved.context("the recording was not saved (see the messages above)")?;
+    let frames = input.recorder.recorded_frames();
+    println!("saved {} ({frames} frames, {seconds:.2} s, {} overruns)", dir.display(), input.source.overruns());
+    if input.recorder.skipped() > 0 {
+        eprintln!(
+            "auscult: warning: the chain fell behind the device; {:.1} s were recorded but not annotated",
+            input.recorder.skipped() as f64 / f64::from(rate)
+        );
+    }
     if let Some(chain) = &chain {
         for slot in chain.slots() {
             if let Some(fault) = slot.fault() {
@@ -144,11 +157,15 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    match interrupted {
-        Some(why) => {
-            eprintln!("auscult: error: the recording stopped early ({why}); what was captured is saved");
+    match input.source.state() {
+        state @ (SourceState::Disconnected | SourceState::Failed) => {
+            eprintln!(
+                "auscult: error: the recording stopped early (input {}: {}); what was captured is saved",
+                input.info.name,
+                format!("{state:?}").to_lowercase()
+            );
             Ok(ExitCode::from(2))
         }
-        None => Ok(ExitCode::SUCCESS),
+        _ => Ok(ExitCode::SUCCESS),
     }
 }

@@ -206,7 +206,7 @@ impl App {
                     None => self.cycles.push_back(CycleView { start_s, end_s, label: None, bpm: None, probabilities: Some(probabilities) }),
                 }
             }
-            Update::Message(text) => self.say(text),
+            Update::Message(text) | Update::InputEnded(text) => self.say(text),
         }
     }
 

@@ -5,6 +5,7 @@
 //! plugins never land beside the real binary).
 #![allow(dead_code)]
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -65,4 +66,95 @@ pub fn shared_data() -> Option<PathBuf> {
 /// A sine of `freq` Hz, amplitude `amp`, `n` samples at `rate`.
 pub fn sine(freq: f64, amp: f32, rate: f64, n: usize) -> Vec<f32> {
     (0..n).map(|i| amp * (2.0 * std::f64::consts::PI * freq * i as f64 / rate).sin() as f32).collect()
+}
+
+/// A real ALSA capture device, `name`, that reads 16-bit mono samples from
+/// a FIFO which a thread here feeds at real-time pace: the `file` plugin
+/// over `null` (which alone delivers everything at once), paced by the
+/// FIFO's blocking reads. Set `ALSA_CONFIG_PATH` to [`alsa_config_path`]
+/// in the process that captures.
+pub struct PacedAlsaDevice {
+    pub name: String,
+    dir: tempfile::TempDir,
+    fifo: PathBuf,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pacer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PacedAlsaDevice {
+    pub fn start(name: &str, samples: Vec<i16>, rate: usize) -> PacedAlsaDevice {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("capture.fifo");
+        assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        std::fs::write(
+            dir.path().join("asoundrc"),
+            format!("pcm.{name} {{\n    type file\n    slave.pcm \"null\"\n    file \"/dev/null\"\n    infile \"{}\"\n    format \"raw\"\n}}\n", fifo.display()),
+        )
+        .unwrap();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        // Writes 10 ms pieces on schedule, opening the FIFO again when a
+        // reader (a device probe) goes away.
+        let pacer = {
+            let (fifo, stop) = (fifo.clone(), stop.clone());
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let piece = rate / 100;
+                let mut sent = 0usize;
+                let mut started = None;
+                while !stop.load(Ordering::Relaxed) && sent + piece <= samples.len() {
+                    let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&fifo) else { break };
+                    let t0 = *started.get_or_insert_with(std::time::Instant::now);
+                    while !stop.load(Ordering::Relaxed) && sent + piece <= samples.len() {
+                        let bytes: Vec<u8> = samples[sent..sent + piece].iter().flat_map(|s| s.to_le_bytes()).collect();
+                        if f.write_all(&bytes).is_err() {
+                            break;
+                        }
+                        sent += piece;
+                        let due = t0 + std::time::Duration::from_secs_f64(sent as f64 / rate as f64);
+                        if let Some(wait) = due.checked_duration_since(std::time::Instant::now()) {
+                            std::thread::sleep(wait);
+                        }
+                    }
+                }
+            })
+        };
+        PacedAlsaDevice { name: name.to_string(), dir, fifo, stop, pacer: Some(pacer) }
+    }
+
+    /// The value for `ALSA_CONFIG_PATH`.
+    pub fn alsa_config_path(&self) -> String {
+        format!("/usr/share/alsa/alsa.conf:{}", self.dir.path().join("asoundrc").display())
+    }
+}
+
+impl Drop for PacedAlsaDevice {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        // Opening the read end unblocks a pacer waiting in open().
+        let _ = std::fs::OpenOptions::new().read(true).custom_flags(libc_nonblock()).open(&self.fifo);
+        if let Some(p) = self.pacer.take() {
+            let _ = p.join();
+        }
+    }
+}
+
+/// O_NONBLOCK on Linux, so that opening the read end never waits.
+fn libc_nonblock() -> i32 {
+    0o4000
+}
+
+/// `sources` looped to at least `frames`, as 16-bit samples, with a gain
+/// that changes on every pass so that no stretch of the result repeats
+/// (a recording's place in it is then unique).
+pub fn unrepeating_stream(sources: &[Vec<f32>], frames: usize) -> Vec<i16> {
+    let mut stream: Vec<i16> = Vec::with_capacity(frames);
+    for pass in 0.. {
+        let gain = 0.9 - 0.002 * (pass % 200) as f32;
+        stream.extend(sources[pass % sources.len()].iter().map(|&x| (x * gain * 32767.0).round() as i16));
+        if stream.len() >= frames {
+            break;
+        }
+    }
+    stream
 }
