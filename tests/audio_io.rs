@@ -286,3 +286,56 @@ fn a_plugin_stalling_longer_than_the_capture_ring_costs_the_recording_nothing() 
     let at = stream.windows(400).position(|w| w == &as_i16[..400]).expect("the recording's start is in the input");
     assert_eq!(as_i16[..], stream[at..at + as_i16.len()], "the recording is the input, sample for sample");
 }
+
+/// A 100 KiB tmpfs, unmounted on drop; `None` (with the reason printed)
+/// where this process may not mount.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(dir.path()).output().ok()?;
+        if !out.status.success() {
+            println!("skipped: cannot mount a small tmpfs here ({})", String::from_utf8_lossy(&out.stderr).trim());
+            return None;
+        }
+        Some(SmallDisk { dir })
+    }
+    fn resize(&self, size: &str) {
+        let status = std::process::Command::new("mount").args(["-o", &format!("remount,size={size}")]).arg(self.dir.path()).status().unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+#[test]
+fn a_full_disk_stops_the_recording_and_keeps_every_frame_that_reached_it() {
+    let Some(disk) = SmallDisk::mount("100k") else { return };
+    let out = disk.dir.path().join("sessions");
+    let run = auscult().args(["record", "--input", SAMPLE, "--fast", "--out"]).arg(&out).current_dir(repo()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "a 13 s recording cannot fit in 100 KiB: {stderr}");
+    assert!(stderr.contains("No space left on device") && stderr.contains("audio.wav") && stderr.contains("is kept there"), "{stderr}");
+    let session = session_dirs(&out)[0].clone();
+    // The header covers exactly the frames on disk, and they are the source's.
+    let kept = decode_file(&session.join(AUDIO_FILE)).unwrap().samples;
+    assert_eq!(kept.len(), frames_on_disk(&session.join(AUDIO_FILE)));
+    assert!(kept.len() > 4000, "most of the 100 KiB holds audio: {}", kept.len());
+    let source = decode_file(&repo().join(SAMPLE)).unwrap();
+    assert_eq!(kept[..], source.samples[..kept.len()]);
+
+    // With room again, the next run marks the session recovered.
+    disk.resize("2M");
+    let run = auscult().args(["record", "--input", SAMPLE, "--fast", "--duration", "0.1", "--out"]).arg(&out).current_dir(repo()).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let meta = SessionMeta::load(&session).unwrap();
+    assert_ne!(meta.state, SessionState::Recording);
+    assert_eq!(meta.frames, kept.len() as u64);
+}

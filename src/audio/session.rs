@@ -276,14 +276,34 @@ impl SessionWriter {
 
     /// Closes the session: final header, `state = finished` (or
     /// `interrupted` with a note), everything synced.
-    pub fn finish(mut self, interrupted: Option<String>) -> Result<PathBuf, SessionError> {
-        self.wav.flush().map_err(|source| self.wav_error(source))?;
-        self.sync_audio()?;
-        self.meta.state = if interrupted.is_some() { SessionState::Interrupted } else { SessionState::Finished };
-        self.meta.note = interrupted;
-        self.meta.ended = Some(now_rfc3339());
-        self.write_meta()?;
-        Ok(self.dir.clone())
+    ///
+    /// When the disk refuses the last of the audio (full, or gone), the
+    /// header is made to cover exactly the frames that did reach it, the
+    /// session is marked interrupted with the reason, and the error is
+    /// returned: what was written stays readable.
+    pub fn finish(self, interrupted: Option<String>) -> Result<PathBuf, SessionError> {
+        let SessionWriter { dir, mut meta, mut wav, wav_file, _lock: lock, .. } = self;
+        let audio = dir.join(AUDIO_FILE);
+        let flushed = wav
+            .flush()
+            .map_err(|source| SessionError::Wav { path: audio.clone(), source })
+            .and_then(|()| wav_file.sync_data().map_err(io(&audio)));
+        // hound's drop writes its own header, which counts samples still
+        // in the buffer: after a failed flush it must be corrected below.
+        drop(wav);
+        let mut note = interrupted;
+        if let Err(e) = &flushed {
+            if let Ok((_, frames)) = repair_wav(&audio) {
+                meta.frames = frames;
+            }
+            note.get_or_insert_with(|| e.to_string());
+        }
+        meta.state = if note.is_some() { SessionState::Interrupted } else { SessionState::Finished };
+        meta.note = note;
+        meta.ended = Some(now_rfc3339());
+        write_meta(&dir, &meta)?;
+        drop(lock);
+        flushed.map(|()| dir)
     }
 
     fn sync_audio(&mut self) -> Result<(), SessionError> {
@@ -307,12 +327,13 @@ impl SessionWriter {
     }
 
     fn write_meta(&self) -> Result<(), SessionError> {
-        let text = toml::to_string(&self.meta).map_err(|e| SessionError::Invalid {
-            path: self.dir.join(META_FILE),
-            reason: e.to_string(),
-        })?;
-        replace_atomically(&self.dir, META_FILE, text.as_bytes())
+        write_meta(&self.dir, &self.meta)
     }
+}
+
+fn write_meta(dir: &Path, meta: &SessionMeta) -> Result<(), SessionError> {
+    let text = toml::to_string(meta).map_err(|e| SessionError::Invalid { path: dir.join(META_FILE), reason: e.to_string() })?;
+    replace_atomically(dir, META_FILE, text.as_bytes())
 }
 
 /// A session found unfinished and repaired.

@@ -88,6 +88,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         session.mark_location(location)?;
     }
     println!("recording {} ({}) to {}", source.info.name, source.info.format, session.dir().display());
+    let session_dir = session.dir().to_path_buf();
 
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -141,7 +142,12 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
             _ => {}
         }
     }
-    let (dir, seconds) = saved.context("the recording was not saved (see the messages above)")?;
+    let Some((dir, seconds)) = saved else {
+        anyhow::bail!(
+            "{}: the recording was cut short (see above); every frame that reached the disk is kept there",
+            session_dir.display()
+        );
+    };
     let frames = input.recorder.recorded_frames();
     println!("saved {} ({frames} frames, {seconds:.2} s, {} overruns)", dir.display(), input.source.overruns());
     if input.recorder.skipped() > 0 {
