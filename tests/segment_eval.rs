@@ -102,7 +102,6 @@ fn lung_mode_cycle_boundaries_on_icbhi() {
 }
 
 #[test]
-#[ignore = "issue 5 open: heart rate plausible on 85.8% of recordings, needs 95%; run with --ignored"]
 fn heart_mode_rate_is_plausible_on_the_heart_set() {
     let Some(data) = common::shared_data() else { return };
     let (mut plausible, mut total) = (0, 0);

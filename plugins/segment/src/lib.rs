@@ -16,7 +16,10 @@
 //!   decaying maximum, no closer than the shortest systole at `max_bpm`. A peak
 //!   followed by a shorter interval than the one before it is S1 (systole is
 //!   shorter than diastole), otherwise S2. Both carry the heart rate in beats
-//!   per minute as their value.
+//!   per minute as their value: as in Springer's segmentation, the rate comes
+//!   from the autocorrelation of the envelope over the last 6 s (its highest
+//!   peak between lags of 0.3 and 1.5 s), which a missed or an extra peak
+//!   does not upset; until 1 s of envelope exists, from the peak intervals.
 
 use std::ffi::CStr;
 use std::f64::consts::PI;
@@ -107,6 +110,67 @@ impl State {
     }
 }
 
+/// Heart rate from the autocorrelation of the recent envelope.
+struct RateTracker {
+    /// The last `RATE_WINDOW` envelope values, circular.
+    ring: Vec<f64>,
+    len: usize,
+    next: usize,
+    since_estimate: usize,
+    /// Beat period in hops, once estimated.
+    period: Option<f64>,
+}
+
+/// Hops (5 ms) of envelope the rate is estimated over: 6 s.
+const RATE_WINDOW: usize = 1200;
+/// Fewest hops before a first estimate (1 s), and hops between estimates.
+const RATE_MIN: usize = 200;
+const RATE_EVERY: usize = 50;
+
+impl RateTracker {
+    fn new() -> RateTracker {
+        RateTracker { ring: vec![0.0; RATE_WINDOW], len: 0, next: 0, since_estimate: 0, period: None }
+    }
+
+    fn reset(&mut self) {
+        (self.len, self.next, self.since_estimate, self.period) = (0, 0, 0, None);
+    }
+
+    fn push(&mut self, env: f64, hop_s: f64) {
+        self.ring[self.next] = env;
+        self.next = (self.next + 1) % RATE_WINDOW;
+        self.len = (self.len + 1).min(RATE_WINDOW);
+        self.since_estimate += 1;
+        if self.len >= RATE_MIN && self.since_estimate >= RATE_EVERY {
+            self.since_estimate = 0;
+            self.estimate(hop_s);
+        }
+    }
+
+    /// The lag, between 0.3 s and 1.5 s (at most 3/4 of the window held),
+    /// where the mean-removed envelope best matches itself.
+    fn estimate(&mut self, hop_s: f64) {
+        let n = self.len;
+        let start = (self.next + RATE_WINDOW - n) % RATE_WINDOW;
+        let at = |i: usize| self.ring[(start + i) % RATE_WINDOW];
+        let mean = (0..n).map(at).sum::<f64>() / n as f64;
+        let lo = (0.3 / hop_s).round() as usize;
+        let hi = ((1.5 / hop_s).round() as usize).min(n * 3 / 4);
+        let mut best: Option<(usize, f64)> = None;
+        for lag in lo..=hi {
+            let r = (0..n - lag).map(|i| (at(i) - mean) * (at(i + lag) - mean)).sum::<f64>() / (n - lag) as f64;
+            if best.is_none_or(|(_, b)| r > b) {
+                best = Some((lag, r));
+            }
+        }
+        if let Some((lag, r)) = best {
+            if r > 0.0 {
+                self.period = Some(lag as f64);
+            }
+        }
+    }
+}
+
 pub struct Segmenter {
     fs: f64,
     mode: Mode,
@@ -115,6 +179,7 @@ pub struct Segmenter {
     max_bpm: f64,
     hop: usize,
     s: State,
+    rate: RateTracker,
 }
 
 impl Segmenter {
@@ -133,6 +198,7 @@ impl Segmenter {
         }
         .max(1);
         self.s = self.fresh_state();
+        self.rate.reset();
     }
 
     /// One envelope value per hop; `now` is the sample index of the hop's end.
@@ -177,6 +243,8 @@ impl Segmenter {
             Mode::Heart => {
                 // Log amplitude, ~20 ms smoothing (homomorphic filtering).
                 s.follow((value + 1e-9).ln(), hop_s, 0.02, 0.5, 0.7);
+                self.rate.push(s.env, hop_s);
+                let tracked_bpm = self.rate.period.map(|p| 60.0 / (p * hop_s));
                 let range = s.peak - s.floor;
                 let (high, low) = (s.floor + 0.6 * range, s.floor + 0.35 * range);
                 if range < 0.5 {
@@ -215,11 +283,12 @@ impl Segmenter {
                                     Some(prev) if p1 > prev => 60.0 * self.fs / (p1 - prev) as f64,
                                     _ => 60.0 * self.fs / (a + b),
                                 };
-                                events.push(offset(p1), EventKind::S1, bpm as f32);
+                                events.push(offset(p1), EventKind::S1, tracked_bpm.unwrap_or(bpm) as f32);
                                 s.last_s1 = Some(p1);
                             } else {
                                 // p1 is S2: p0..p2 spans one whole beat.
-                                events.push(offset(p1), EventKind::S2, (60.0 * self.fs / (a + b)) as f32);
+                                let bpm = 60.0 * self.fs / (a + b);
+                                events.push(offset(p1), EventKind::S2, tracked_bpm.unwrap_or(bpm) as f32);
                             }
                         }
                     }
@@ -243,7 +312,16 @@ impl Plugin for Segmenter {
     ];
 
     fn new(sample_rate: f64, _max_block: usize) -> Result<Self, PluginError> {
-        let mut s = Segmenter { fs: sample_rate, mode: Mode::Lung, min_cycle_s: 1.5, max_cycle_s: 8.0, max_bpm: 180.0, hop: 1, s: State::default() };
+        let mut s = Segmenter {
+            fs: sample_rate,
+            mode: Mode::Lung,
+            min_cycle_s: 1.5,
+            max_cycle_s: 8.0,
+            max_bpm: 180.0,
+            hop: 1,
+            s: State::default(),
+            rate: RateTracker::new(),
+        };
         s.configure();
         Ok(s)
     }
@@ -298,6 +376,7 @@ impl Plugin for Segmenter {
 
     fn reset(&mut self) {
         self.s = self.fresh_state();
+        self.rate.reset();
     }
 }
 
