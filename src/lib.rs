@@ -15,5 +15,6 @@ pub mod fuzz;
 pub mod host;
 pub mod metrics;
 pub mod model;
+pub mod plots;
 pub mod trust;
 pub mod ui;

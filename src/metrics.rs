@@ -107,6 +107,32 @@ pub fn roc_auc(scores: &[f32], positive: &[bool]) -> Option<f64> {
     Some((rank_sum - (pos * (pos + 1)) as f64 / 2.0) / (pos * neg) as f64)
 }
 
+/// The ROC curve, (false positive rate, true positive rate) from (0, 0)
+/// to (1, 1), one point per distinct score (ties move diagonally).
+pub fn roc_curve(scores: &[f32], positive: &[bool]) -> Option<Vec<(f64, f64)>> {
+    let pos = positive.iter().filter(|&&p| p).count() as f64;
+    let neg = positive.len() as f64 - pos;
+    if pos == 0.0 || neg == 0.0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let mut points = vec![(0.0, 0.0)];
+    let (mut tp, mut fp) = (0.0, 0.0);
+    for (i, &o) in order.iter().enumerate() {
+        if positive[o] {
+            tp += 1.0;
+        } else {
+            fp += 1.0;
+        }
+        let last_of_tie = order.get(i + 1).is_none_or(|&next| scores[next] != scores[o]);
+        if last_of_tie {
+            points.push((fp / neg, tp / pos));
+        }
+    }
+    Some(points)
+}
+
 impl Report {
     /// A plain-text summary as `auscult eval` prints it.
     pub fn to_text(&self) -> String {
@@ -156,6 +182,19 @@ mod tests {
 
     fn onehot(c: usize, k: usize) -> Vec<f32> {
         (0..k).map(|i| if i == c { 0.9 } else { 0.1 / (k - 1) as f32 }).collect()
+    }
+
+    #[test]
+    fn the_area_under_the_roc_curve_is_the_rank_auc() {
+        let scores = [0.9f32, 0.8, 0.8, 0.7, 0.6, 0.55, 0.5, 0.4, 0.4, 0.1];
+        let positive = [true, true, false, true, false, true, false, false, true, false];
+        let curve = roc_curve(&scores, &positive).unwrap();
+        assert_eq!((curve[0], *curve.last().unwrap()), ((0.0, 0.0), (1.0, 1.0)));
+        assert!(curve.windows(2).all(|w| w[1].0 >= w[0].0 && w[1].1 >= w[0].1));
+        let trapezoid: f64 = curve.windows(2).map(|w| (w[1].0 - w[0].0) * (w[1].1 + w[0].1) / 2.0).sum();
+        let auc = roc_auc(&scores, &positive).unwrap();
+        assert!((trapezoid - auc).abs() < 1e-12, "{trapezoid} vs {auc}");
+        assert_eq!(roc_curve(&scores, &[true; 10]), None);
     }
 
     #[test]

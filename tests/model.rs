@@ -165,6 +165,8 @@ fn eval_gives_the_same_numbers_twice() {
             .arg(data.join("heart-yaseen2018"))
             .arg("--json")
             .arg(dir.path().join("eval.json"))
+            .arg("--plots")
+            .arg(dir.path().join("figures"))
             .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
             .output()
             .unwrap();
@@ -178,6 +180,23 @@ fn eval_gives_the_same_numbers_twice() {
         assert!(report.get(key).is_some(), "{key} missing in {first}");
     }
     assert_eq!(report["n"], 128, "fold 0 of 5 holds out a fifth of the 640 recordings");
+
+    // The figures: every count of the confusion matrix is written in its
+    // cell, and each class's ROC curve is labelled with the report's AUC.
+    let name = card::ModelCard::load(&card_path).unwrap().name;
+    let confusion = std::fs::read_to_string(dir.path().join("figures").join(format!("{name}-confusion.svg"))).unwrap();
+    assert!(confusion.starts_with("<svg") && confusion.contains("predicted"), "{confusion}");
+    for row in report["confusion"].as_array().unwrap() {
+        for count in row.as_array().unwrap() {
+            assert!(confusion.contains(&format!(">{count}</text>")) || confusion.contains(&format!(">\n{count}\n</text>")), "count {count} not drawn");
+        }
+    }
+    let roc = std::fs::read_to_string(dir.path().join("figures").join(format!("{name}-roc.svg"))).unwrap();
+    for class in report["per_class"].as_array().unwrap() {
+        let label = format!("{} (AUC {:.3})", class["class"].as_str().unwrap(), class["roc_auc"].as_f64().unwrap());
+        assert!(roc.contains(&label), "{label} missing from the ROC figure");
+        assert!(roc.matches("<polyline").count() >= 4);
+    }
 }
 
 #[test]

@@ -220,6 +220,9 @@ pub struct EvalArgs {
     /// Also write the report as JSON.
     #[arg(long, value_name = "OUT.json")]
     json: Option<PathBuf>,
+    /// Where the confusion-matrix and ROC figures (SVG) go.
+    #[arg(long, value_name = "DIR", default_value = "eval")]
+    plots: PathBuf,
 }
 
 pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
@@ -253,6 +256,13 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
     }
+    std::fs::create_dir_all(&args.plots).with_context(|| format!("creating {}", args.plots.display()))?;
+    let title = format!("{} on {} (--split {}, n = {})", card.name, corpus.name, args.split, report.n);
+    let confusion = args.plots.join(format!("{}-confusion.svg", card.name));
+    auscult::plots::confusion_svg(&report, &title, &confusion)?;
+    let roc = args.plots.join(format!("{}-roc.svg", card.name));
+    auscult::plots::roc_svg(&report, &truth, &probs, &title, &roc)?;
+    println!("figures: {}, {}", confusion.display(), roc.display());
     Ok(ExitCode::SUCCESS)
 }
 
