@@ -22,9 +22,29 @@ pub struct Classifier {
     device: Device,
 }
 
-/// The CPU device inference and training use unless a GPU feature is on.
+/// The device inference and training use: the CPU (Burn's flex backend),
+/// or a GPU when the binary is built with `--features cuda` or
+/// `--features wgpu`, unless `AUSCULT_DEVICE=cpu`.
 pub fn default_device() -> Device {
-    Device::flex()
+    if std::env::var("AUSCULT_DEVICE").is_ok_and(|d| d == "cpu") {
+        return Device::flex();
+    }
+    gpu_device().unwrap_or_else(Device::flex)
+}
+
+#[cfg(feature = "cuda")]
+fn gpu_device() -> Option<Device> {
+    Some(Device::cuda(burn::tensor::DeviceIndex::Default))
+}
+
+#[cfg(all(feature = "wgpu", not(feature = "cuda")))]
+fn gpu_device() -> Option<Device> {
+    Some(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice))
+}
+
+#[cfg(not(any(feature = "cuda", feature = "wgpu")))]
+fn gpu_device() -> Option<Device> {
+    None
 }
 
 impl Classifier {
