@@ -51,6 +51,10 @@ pub struct TrainArgs {
     /// Stop after this many optimiser steps (smoke runs).
     #[arg(long)]
     max_steps: Option<usize>,
+    /// Output channels of the conv blocks (each halves time and frequency);
+    /// the cost per input grows with the square of the widths.
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
+    channels: Vec<usize>,
 }
 
 fn load_task(name: &str, data: &Path) -> anyhow::Result<(Task, Corpus)> {
@@ -107,7 +111,12 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 
     let (mean, std) = train_set.stats();
     let batcher = MelBatcher { n_mels: task.features.n_mels, frames: task.features.frames(), mean, std, per_example: task.per_example_norm };
-    let cnn = CnnConfig::new(corpus.classes.len());
+    anyhow::ensure!(
+        !args.channels.is_empty() && args.channels.iter().all(|&c| (1..=1024).contains(&c)),
+        "--channels needs widths between 1 and 1024, got {:?}",
+        args.channels
+    );
+    let cnn = CnnConfig::new(corpus.classes.len()).with_channels(args.channels.clone());
     let config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch,
