@@ -41,3 +41,21 @@ fn annotations_corpus() {
 fn descriptor_corpus() {
     replay("descriptor", auscult::fuzz::descriptor);
 }
+
+#[test]
+fn a_flac_whose_comment_claims_4_gib_is_read_without_its_metadata() {
+    // Found by the decode target: symphonia 0.5 allocates a Vorbis
+    // comment's declared length (here 0xffffffff) before reading it.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let evil = std::fs::read(root.join("regressions/decode/flac-vorbis-comment-4gib")).unwrap();
+    assert_eq!(&evil[..4], b"fLaC");
+    let err = auscult::audio::decode_bytes(evil, Path::new("evil.flac")).expect_err("the file holds no valid frames");
+    assert!(err.to_string().starts_with("evil.flac: "), "{err}");
+    // FLAC with tags still decodes, to the WAV seed's signal (libsndfile
+    // rounded the two files' 16-bit samples differently, by at most 1 LSB).
+    let flac = auscult::audio::decode_file(&root.join("corpus/decode/pcm16-mono.flac")).unwrap();
+    let wav = auscult::audio::decode_file(&root.join("corpus/decode/pcm16-mono.wav")).unwrap();
+    assert_eq!((flac.samples.len(), flac.sample_rate), (wav.samples.len(), wav.sample_rate));
+    let worst = flac.samples.iter().zip(&wav.samples).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst <= 1.0 / 32768.0, "{worst}");
+}

@@ -3,7 +3,6 @@
 //! Integer samples are scaled as soundfile and librosa scale them,
 //! `value / 2^(bits-1)`, and channels are averaged (librosa's `to_mono`).
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use symphonia::core::audio::SampleBuffer;
@@ -50,13 +49,8 @@ pub enum DecodeError {
 
 /// Decodes a whole file to mono.
 pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
-    let p = || path.to_path_buf();
-    let file = File::open(path).map_err(|source| DecodeError::Io { path: p(), source })?;
-    let len = file.metadata().map_err(|source| DecodeError::Io { path: p(), source })?.len();
-    if len == 0 {
-        return Err(DecodeError::Empty { path: p() });
-    }
-    decode_stream(Box::new(file), path)
+    let bytes = std::fs::read(path).map_err(|source| DecodeError::Io { path: path.to_path_buf(), source })?;
+    decode_bytes(bytes, path)
 }
 
 /// Decodes audio held in memory (a recording built into the binary);
@@ -65,10 +59,55 @@ pub fn decode_bytes<B>(bytes: B, name: &Path) -> Result<Decoded, DecodeError>
 where
     B: AsRef<[u8]> + Send + Sync + 'static,
 {
-    if bytes.as_ref().is_empty() {
+    let data = bytes.as_ref();
+    if data.is_empty() {
         return Err(DecodeError::Empty { path: name.to_path_buf() });
     }
+    if data.starts_with(FLAC_MAGIC) {
+        let stripped = strip_flac_metadata(data).map_err(|reason| DecodeError::Corrupt { path: name.to_path_buf(), reason })?;
+        return decode_stream(Box::new(std::io::Cursor::new(stripped)), name);
+    }
     decode_stream(Box::new(std::io::Cursor::new(bytes)), name)
+}
+
+const FLAC_MAGIC: &[u8] = b"fLaC";
+
+/// A FLAC stream with only the metadata blocks decoding needs (STREAMINFO
+/// and SEEKTABLE). symphonia 0.5 allocates a Vorbis comment's declared
+/// length before reading it, so a 60-byte file could ask for 4 GiB (found by
+/// fuzzing; symphonia 0.6 reads such fields incrementally); tags, pictures
+/// and cue sheets are of no use here, so they never reach it.
+fn strip_flac_metadata(data: &[u8]) -> Result<Vec<u8>, String> {
+    const STREAMINFO: u8 = 0;
+    const SEEKTABLE: u8 = 3;
+    let mut kept: Vec<(u8, &[u8])> = Vec::new();
+    let mut at = FLAC_MAGIC.len();
+    loop {
+        let header = data.get(at..at + 4).ok_or("FLAC metadata ends early")?;
+        let (last, kind) = (header[0] & 0x80 != 0, header[0] & 0x7f);
+        let len = u32::from_be_bytes([0, header[1], header[2], header[3]]) as usize;
+        let body = data.get(at + 4..at + 4 + len).ok_or_else(|| format!("FLAC metadata block of {len} bytes runs past the end"))?;
+        if kind == STREAMINFO || kind == SEEKTABLE {
+            kept.push((kind, body));
+        }
+        at += 4 + len;
+        if last {
+            break;
+        }
+    }
+    if kept.first().is_none_or(|(kind, _)| *kind != STREAMINFO) {
+        return Err("the first FLAC metadata block is not STREAMINFO".into());
+    }
+    let mut out = Vec::with_capacity(data.len());
+    out.extend_from_slice(FLAC_MAGIC);
+    for (i, (kind, body)) in kept.iter().enumerate() {
+        let last = if i + 1 == kept.len() { 0x80 } else { 0 };
+        let len = (body.len() as u32).to_be_bytes();
+        out.extend_from_slice(&[last | kind, len[1], len[2], len[3]]);
+        out.extend_from_slice(body);
+    }
+    out.extend_from_slice(&data[at..]);
+    Ok(out)
 }
 
 fn decode_stream(source: Box<dyn symphonia::core::io::MediaSource>, path: &Path) -> Result<Decoded, DecodeError> {

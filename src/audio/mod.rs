@@ -9,7 +9,7 @@ pub mod session;
 pub mod source;
 pub mod wav;
 
-pub use decode::{decode_file, DecodeError, Decoded};
+pub use decode::{decode_bytes, decode_file, DecodeError, Decoded};
 pub use source::{Source, SourceInfo, SourceKind, SourceState, SourceStatus};
 
 use std::path::Path;

@@ -165,7 +165,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let name = args.out.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned());
     let data_name = args.data.file_name().map_or("data".into(), |n| n.to_string_lossy().into_owned());
     let command = format!(
-        "auscult train --task {} --data DIR/{data_name} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {}{}",
+        "auscult train --task {} --data DIR/{data_name} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {}{}",
         task.name,
         args.out.display(),
         args.epochs,
@@ -173,6 +173,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         args.folds,
         args.fold,
         args.seed,
+        args.channels.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
         if args.official_split { " --official-split" } else { "" }
     );
     let card = ModelCard {
