@@ -48,6 +48,8 @@ const QUIETEST: f64 = 0.1;
 const PROFILE_EVERY: usize = 8;
 /// Half-width of the frequency band the gate decides on, Hz.
 const DECISION_HALF_HZ: f64 = 50.0;
+/// How far above the threshold a cell passes whatever its neighbours' masks.
+const CLEARLY_ABOVE_DB: f32 = 6.0;
 /// Floor for magnitudes before taking dB.
 const AMIN: f32 = 1e-10;
 
@@ -239,6 +241,18 @@ impl Denoise {
             }
         }
         convolve_same(&self.smoothed, &self.freq_kernel, &mut self.tmp_bins);
+        // A cell clearly above the threshold is signal: smoothing exists to
+        // stop isolated noise cells from surviving alone, not to dim loud
+        // sound beside quiet cells, so such cells pass whole.
+        if self.have_profile && self.frames_seen > self.lookahead {
+            let back = (self.lookahead + 1) % self.history_len;
+            let target_slot = (self.history_pos + self.history_len - back) % self.history_len;
+            for ((m, &d), &t) in self.tmp_bins.iter_mut().zip(&self.db_history[target_slot]).zip(&self.threshold) {
+                if d > t + CLEARLY_ABOVE_DB {
+                    *m = 1.0;
+                }
+            }
+        }
         let reduction = self.reduction as f32;
         let spectrum = &mut self.spectra[target];
         for (c, &m) in spectrum.iter_mut().zip(&self.tmp_bins) {
