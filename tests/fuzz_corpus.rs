@@ -59,3 +59,14 @@ fn a_flac_whose_comment_claims_4_gib_is_read_without_its_metadata() {
     let worst = flac.samples.iter().zip(&wav.samples).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     assert!(worst <= 1.0 / 32768.0, "{worst}");
 }
+
+#[test]
+fn a_wav_with_a_sample_rate_of_0_is_an_error_not_a_panic() {
+    // Found by the decode target: symphonia 0.5 panics building a time base
+    // from a zero rate.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let bad = std::fs::read(root.join("regressions/decode/wav-sample-rate-zero")).unwrap();
+    let err = auscult::audio::decode_bytes(bad, Path::new("zero.wav")).expect_err("a rate of 0 is not audio");
+    let text = err.to_string();
+    assert_eq!(text, "zero.wav: corrupt audio: the format chunk declares a sample rate of 0 Hz");
+}

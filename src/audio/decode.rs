@@ -63,14 +63,56 @@ where
     if data.is_empty() {
         return Err(DecodeError::Empty { path: name.to_path_buf() });
     }
-    if data.starts_with(FLAC_MAGIC) {
-        let stripped = strip_flac_metadata(data).map_err(|reason| DecodeError::Corrupt { path: name.to_path_buf(), reason })?;
-        return decode_stream(Box::new(std::io::Cursor::new(stripped)), name);
+    if let Some(reason) = wav_format_problem(data) {
+        return Err(DecodeError::Corrupt { path: name.to_path_buf(), reason });
     }
-    decode_stream(Box::new(std::io::Cursor::new(bytes)), name)
+    let source: Box<dyn symphonia::core::io::MediaSource> = if data.starts_with(FLAC_MAGIC) {
+        let stripped = strip_flac_metadata(data).map_err(|reason| DecodeError::Corrupt { path: name.to_path_buf(), reason })?;
+        Box::new(std::io::Cursor::new(stripped))
+    } else {
+        Box::new(std::io::Cursor::new(bytes))
+    };
+    // symphonia 0.5 panics on some malformed headers (a WAV declaring a
+    // sample rate of 0 divides by it; found by fuzzing): a bad file must be
+    // an error that names it, never the end of the program.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_stream(source, name))).unwrap_or_else(|panic| {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the decoder gave up".into());
+        Err(DecodeError::Corrupt { path: name.to_path_buf(), reason: format!("malformed header ({reason})") })
+    })
 }
 
 const FLAC_MAGIC: &[u8] = b"fLaC";
+
+/// What is wrong with a WAV file's `fmt ` chunk that symphonia 0.5 would
+/// panic on rather than report: no channels, or a sample rate of 0.
+fn wav_format_problem(data: &[u8]) -> Option<String> {
+    if data.len() < 12 || &data[..4] != b"RIFF" || &data[8..12] != b"WAVE" {
+        return None;
+    }
+    let mut at = 12;
+    while let Some(header) = data.get(at..at + 8) {
+        let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        if &header[..4] == b"fmt " {
+            let fmt = data.get(at + 8..at + 8 + len.min(16))?;
+            if fmt.len() < 8 {
+                return None;
+            }
+            let channels = u16::from_le_bytes([fmt[2], fmt[3]]);
+            let rate = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
+            return match (channels, rate) {
+                (0, _) => Some("the format chunk declares 0 channels".into()),
+                (_, 0) => Some("the format chunk declares a sample rate of 0 Hz".into()),
+                _ => None,
+            };
+        }
+        at = at.checked_add(8 + len + (len & 1))?;
+    }
+    None
+}
 
 /// A FLAC stream with only the metadata blocks decoding needs (STREAMINFO
 /// and SEEKTABLE). symphonia 0.5 allocates a Vorbis comment's declared
