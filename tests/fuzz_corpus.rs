@@ -70,3 +70,13 @@ fn a_wav_with_a_sample_rate_of_0_is_an_error_not_a_panic() {
     let text = err.to_string();
     assert_eq!(text, "zero.wav: corrupt audio: the format chunk declares a sample rate of 0 Hz");
 }
+
+#[test]
+fn only_streams_that_start_as_wav_or_flac_reach_the_decoder() {
+    // Found by the decode target: symphonia's probe scans ahead for a
+    // marker, so "fLaC" 10 bytes in reached its FLAC metadata reader.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let bad = std::fs::read(root.join("regressions/decode/flac-marker-not-at-start")).unwrap();
+    let err = auscult::audio::decode_bytes(bad, Path::new("x.flac")).expect_err("not a stream we read");
+    assert!(matches!(err, auscult::audio::DecodeError::Unsupported { .. }), "{err}");
+}

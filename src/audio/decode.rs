@@ -63,14 +63,24 @@ where
     if data.is_empty() {
         return Err(DecodeError::Empty { path: name.to_path_buf() });
     }
-    if let Some(reason) = wav_format_problem(data) {
-        return Err(DecodeError::Corrupt { path: name.to_path_buf(), reason });
-    }
-    let source: Box<dyn symphonia::core::io::MediaSource> = if data.starts_with(FLAC_MAGIC) {
-        let stripped = strip_flac_metadata(data).map_err(|reason| DecodeError::Corrupt { path: name.to_path_buf(), reason })?;
+    // Only WAV and FLAC, recognised at the start (after an ID3v2 tag for
+    // FLAC). symphonia's probe would also scan ahead for a marker, which let
+    // fuzzed bytes reach its FLAC metadata reader by another door.
+    let tag = id3v2_len(data);
+    let body = data.get(tag..).unwrap_or_default();
+    let source: Box<dyn symphonia::core::io::MediaSource> = if body.starts_with(FLAC_MAGIC) {
+        let stripped = strip_flac_metadata(body).map_err(|reason| DecodeError::Corrupt { path: name.to_path_buf(), reason })?;
         Box::new(std::io::Cursor::new(stripped))
-    } else {
+    } else if data.len() >= 12 && &data[..4] == b"RIFF" && &data[8..12] == b"WAVE" {
+        if let Some(reason) = wav_format_problem(data) {
+            return Err(DecodeError::Corrupt { path: name.to_path_buf(), reason });
+        }
         Box::new(std::io::Cursor::new(bytes))
+    } else {
+        return Err(DecodeError::Unsupported {
+            path: name.to_path_buf(),
+            reason: "neither a WAV (RIFF/WAVE) nor a FLAC (fLaC) stream".into(),
+        });
     };
     // symphonia 0.5 panics on some malformed headers (a WAV declaring a
     // sample rate of 0 divides by it; found by fuzzing): a bad file must be
@@ -87,12 +97,20 @@ where
 
 const FLAC_MAGIC: &[u8] = b"fLaC";
 
+/// Length of an ID3v2 tag at the start of `data` (header included), or 0.
+fn id3v2_len(data: &[u8]) -> usize {
+    match data.get(..10) {
+        Some(h) if &h[..3] == b"ID3" && h[6..10].iter().all(|b| b & 0x80 == 0) => {
+            let size = h[6..10].iter().fold(0usize, |acc, &b| (acc << 7) | usize::from(b));
+            10 + size + if h[5] & 0x10 != 0 { 10 } else { 0 }
+        }
+        _ => 0,
+    }
+}
+
 /// What is wrong with a WAV file's `fmt ` chunk that symphonia 0.5 would
 /// panic on rather than report: no channels, or a sample rate of 0.
 fn wav_format_problem(data: &[u8]) -> Option<String> {
-    if data.len() < 12 || &data[..4] != b"RIFF" || &data[8..12] != b"WAVE" {
-        return None;
-    }
     let mut at = 12;
     while let Some(header) = data.get(at..at + 8) {
         let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
