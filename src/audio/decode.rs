@@ -115,17 +115,17 @@ fn wav_format_problem(data: &[u8]) -> Option<String> {
     while let Some(header) = data.get(at..at + 8) {
         let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
         if &header[..4] == b"fmt " {
-            let fmt = data.get(at + 8..at + 8 + len.min(16))?;
-            if fmt.len() < 8 {
-                return None;
-            }
-            let channels = u16::from_le_bytes([fmt[2], fmt[3]]);
-            let rate = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
-            return match (channels, rate) {
-                (0, _) => Some("the format chunk declares 0 channels".into()),
-                (_, 0) => Some("the format chunk declares a sample rate of 0 Hz".into()),
-                _ => None,
+            let fmt = data.get(at + 8..(at + 8 + len.min(16)).min(data.len())).unwrap_or_default();
+            let (channels, rate) = match fmt {
+                [_, _, c0, c1, r0, r1, r2, r3, ..] => (u16::from_le_bytes([*c0, *c1]), u32::from_le_bytes([*r0, *r1, *r2, *r3])),
+                _ => (1, 1),
             };
+            // Every fmt chunk: a later one may be the one read.
+            match (channels, rate) {
+                (0, _) => return Some("the format chunk declares 0 channels".into()),
+                (_, 0) => return Some("the format chunk declares a sample rate of 0 Hz".into()),
+                _ => {}
+            }
         }
         at = at.checked_add(8 + len + (len & 1))?;
     }
