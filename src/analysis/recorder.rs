@@ -76,13 +76,7 @@ pub struct AnalysisInput {
 impl AnalysisInput {
     /// Reads up to `out.len()` frames; 0 when none are waiting.
     pub fn read(&mut self, out: &mut [f32]) -> usize {
-        let n = self.samples.slots().min(out.len());
-        let Ok(chunk) = self.samples.read_chunk(n) else { return 0 };
-        let (a, b) = chunk.as_slices();
-        out[..a.len()].copy_from_slice(a);
-        out[a.len()..a.len() + b.len()].copy_from_slice(b);
-        chunk.commit_all();
-        n
+        crate::audio::source::read_ring(&mut self.samples, out)
     }
 
     /// The input has ended and every frame has been read.
@@ -99,11 +93,8 @@ pub struct Recorder {
 
 impl Recorder {
     /// Closes the session and waits for the thread.
-    pub fn quit(mut self) {
-        let _ = self.commands.send(RecorderCommand::Quit);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+    pub fn quit(self) {
+        drop(self);
     }
 }
 

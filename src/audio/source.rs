@@ -145,20 +145,7 @@ impl Source {
 
     /// Moves up to `out.len()` samples out of the ring; returns how many.
     pub fn read(&mut self, out: &mut [f32]) -> usize {
-        let n = self.samples.slots().min(out.len());
-        if n == 0 {
-            return 0;
-        }
-        match self.samples.read_chunk(n) {
-            Ok(chunk) => {
-                let (a, b) = chunk.as_slices();
-                out[..a.len()].copy_from_slice(a);
-                out[a.len()..a.len() + b.len()].copy_from_slice(b);
-                chunk.commit_all();
-                n
-            }
-            Err(_) => 0,
-        }
+        read_ring(&mut self.samples, out)
     }
 
     /// True once no more samples will come: the file ended or the device
@@ -169,6 +156,24 @@ impl Source {
 }
 
 /// Ring capacity for `seconds` of audio at `rate`.
+/// Moves up to `out.len()` samples out of `ring`; returns how many.
+pub(crate) fn read_ring(ring: &mut rtrb::Consumer<f32>, out: &mut [f32]) -> usize {
+    let n = ring.slots().min(out.len());
+    if n == 0 {
+        return 0;
+    }
+    match ring.read_chunk(n) {
+        Ok(chunk) => {
+            let (a, b) = chunk.as_slices();
+            out[..a.len()].copy_from_slice(a);
+            out[a.len()..a.len() + b.len()].copy_from_slice(b);
+            chunk.commit_all();
+            n
+        }
+        Err(_) => 0,
+    }
+}
+
 pub(crate) fn ring_capacity(rate: u32, seconds: f32) -> usize {
     ((rate as f32 * seconds) as usize).max(4096)
 }

@@ -132,17 +132,15 @@ impl Drop for PacedAlsaDevice {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         // Opening the read end unblocks a pacer waiting in open().
-        let _ = std::fs::OpenOptions::new().read(true).custom_flags(libc_nonblock()).open(&self.fifo);
+        let _ = std::fs::OpenOptions::new().read(true).custom_flags(O_NONBLOCK).open(&self.fifo);
         if let Some(p) = self.pacer.take() {
             let _ = p.join();
         }
     }
 }
 
-/// O_NONBLOCK on Linux, so that opening the read end never waits.
-fn libc_nonblock() -> i32 {
-    0o4000
-}
+/// Linux's O_NONBLOCK, so that opening the read end never waits.
+const O_NONBLOCK: i32 = 0o4000;
 
 /// `sources` looped to at least `frames`, as 16-bit samples, with a gain
 /// that changes on every pass so that no stretch of the result repeats
