@@ -228,7 +228,10 @@ fn bandpass_band_above_the_default_can_be_set_from_a_chain_file() {
 }
 
 /// Recordings the denoiser is measured on: the first few of each set.
+/// `AUSCULT_DENOISE_SLICE=1` takes the next few instead: recordings the
+/// plugin's design was not checked against while it was being changed.
 fn denoise_corpus(data: &Path) -> Vec<std::path::PathBuf> {
+    let slice: usize = std::env::var("AUSCULT_DENOISE_SLICE").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
     let mut files = Vec::new();
     for (sub, take) in [("kauh/audio", 12), ("icbhi/audio_and_txt_files", 6), ("heart-yaseen2018/N", 6), ("heart-yaseen2018/MR", 6)] {
         let mut v: Vec<_> = std::fs::read_dir(data.join(sub))
@@ -237,7 +240,7 @@ fn denoise_corpus(data: &Path) -> Vec<std::path::PathBuf> {
             .filter(|p| p.extension().is_some_and(|e| e == "wav"))
             .collect();
         v.sort();
-        files.extend(v.into_iter().take(take));
+        files.extend(v.into_iter().skip(slice * take).take(take));
     }
     files
 }
@@ -320,9 +323,9 @@ fn denoise_improves_the_snr_of_real_recordings_in_white_noise_by_6_db() {
 }
 
 #[test]
-#[ignore = "not met yet: with the automatic profile, clean recordings lose up to 3.8 dB RMS (KAUH \
-            bell-mode; ICBHI up to 1.2 dB, heart up to 1.9 dB): the gate takes the quieter part of nearly \
-            stationary signal; see the README"]
+#[ignore = "not met yet: with the automatic profile, clean recordings lose up to 1.6 dB RMS (KAUH \
+            bell-mode; 1.9 dB on the held-out slice): the gate takes the quieter part of nearly \
+            stationary sound; see the README"]
 fn denoise_changes_clean_recordings_by_less_than_1_db_rms() {
     let Some(data) = shared_data() else { return };
     let mut worst = 0.0f64;

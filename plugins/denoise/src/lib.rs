@@ -11,7 +11,8 @@
 //!    back.
 //!
 //! The noise profile (mean and standard deviation of each bin, in dB) comes
-//! from the quietest 20% of the frames of the last 4 s (`profile = 0`), or is
+//! from the quietest 10% of the frames of the last 4 s, by power
+//! (`profile = 0`), or is
 //! learned from a stretch the user marks as noise only: `profile = 1` while
 //! the stretch plays, then `profile = 2` holds what was learned.
 //!
@@ -213,9 +214,15 @@ impl Denoise {
             }
             let d = 10.0 * (sum / count).max(AMIN * AMIN).log10();
             self.db_history[slot][k] = d;
-            energy += d;
+            energy += self.tmp_bins[k];
         }
-        self.energy_history[slot] = energy / self.bins as f32;
+        // Frames are ranked by power, not by their mean dB: the mean of dB
+        // is ruled by the many high bins that hold almost no energy, so the
+        // "quiet" frames it picks can be loud where the sound is (a
+        // stethoscope's energy sits low), and the profile then gates the
+        // sound itself. Measured: clean recordings lost up to 4.2 dB that way,
+        // 1.9 dB ranked by power, and noise is removed better (see README).
+        self.energy_history[slot] = energy;
         self.history_pos = (self.history_pos + 1) % self.history_len;
         self.frames_seen += 1;
         self.update_profile(slot);
