@@ -80,6 +80,27 @@ pub fn argmax(p: &[f32]) -> usize {
     p.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0
 }
 
+/// Each row replaced by the mean of the rows in its group: a diagnosis
+/// belongs to the patient, so every recording of one patient is scored with
+/// what all of them say together.
+pub fn mean_by_group<K: std::hash::Hash + Eq>(probs: &[Vec<f32>], groups: &[K]) -> Vec<Vec<f32>> {
+    let mut sums: std::collections::HashMap<&K, (Vec<f64>, usize)> = std::collections::HashMap::new();
+    for (p, g) in probs.iter().zip(groups) {
+        let entry = sums.entry(g).or_insert_with(|| (vec![0.0; p.len()], 0));
+        for (s, &v) in entry.0.iter_mut().zip(p) {
+            *s += f64::from(v);
+        }
+        entry.1 += 1;
+    }
+    groups
+        .iter()
+        .map(|g| {
+            let (sum, n) = &sums[g];
+            sum.iter().map(|s| (s / *n as f64) as f32).collect()
+        })
+        .collect()
+}
+
 /// Area under the ROC curve by the rank statistic (ties count half).
 pub fn roc_auc(scores: &[f32], positive: &[bool]) -> Option<f64> {
     let pos = positive.iter().filter(|&&p| p).count();
@@ -178,6 +199,17 @@ fn truncate(s: &str, n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mean_by_group_averages_within_each_group_only() {
+        let probs = vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![0.2, 0.8], vec![0.5, 0.5]];
+        let groups = ["a", "a", "b", "a"];
+        let mean = super::mean_by_group(&probs, &groups);
+        assert_eq!(mean[0], mean[1]);
+        assert_eq!(mean[0], mean[3]);
+        assert!((mean[0][0] - 0.5).abs() < 1e-6 && (mean[0][1] - 0.5).abs() < 1e-6);
+        assert_eq!(mean[2], vec![0.2, 0.8]);
+    }
+
     use super::*;
 
     fn onehot(c: usize, k: usize) -> Vec<f32> {

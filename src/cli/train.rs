@@ -233,6 +233,11 @@ pub struct EvalArgs {
     /// Where the confusion-matrix and ROC figures (SVG) go.
     #[arg(long, value_name = "DIR", default_value = "eval")]
     plots: PathBuf,
+    /// Score each recording alone, even where the label is the patient's
+    /// diagnosis (by default those are scored with the mean over the
+    /// patient's recordings).
+    #[arg(long)]
+    per_recording: bool,
 }
 
 pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
@@ -259,9 +264,17 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let set = mel_dataset(&corpus, &indices, &mut pre, &mut HashMap::new(), |n| progress.set_position(n as u64))?;
     progress.finish_and_clear();
     let probs = classifier.predict(&set.examples.iter().map(|e| e.mel.clone()).collect::<Vec<_>>());
+    let per_patient = task.per_patient && !args.per_recording;
+    let probs = if per_patient {
+        let patients: Vec<&str> = indices.iter().map(|&i| corpus.examples[i].patient.as_str()).collect();
+        metrics::mean_by_group(&probs, &patients)
+    } else {
+        probs
+    };
     let truth: Vec<usize> = set.examples.iter().map(|e| e.label).collect();
     let report = metrics::report(&corpus.classes, &truth, &probs, task.icbhi);
-    println!("{} on {} ({}, --split {}):\n{}", card.name, args.data.display(), corpus.name, args.split, report.to_text());
+    let scoring = if per_patient { ", each recording scored with its patient's mean" } else { "" };
+    println!("{} on {} ({}, --split {}{scoring}):\n{}", card.name, args.data.display(), corpus.name, args.split, report.to_text());
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;

@@ -1,5 +1,6 @@
 //! Loading a shipped model and running it: card checked against the
-//! weights (sha256, then every tensor's shape), then one softmax per input.
+//! weights (sha256, then every tensor's shape), then one softmax per window
+//! of an input, averaged.
 
 use std::path::{Path, PathBuf};
 
@@ -89,20 +90,64 @@ impl Classifier {
         Preprocessor::new(self.card.features.clone(), self.card.chain.as_deref(), search)
     }
 
-    /// Class probabilities for each input (centre-cropped or repeat-padded).
+    /// Class probabilities for each input: the mean over its windows (see
+    /// [`predict_windows`]); a short input is repeat-padded.
     pub fn predict(&self, inputs: &[LogMel]) -> Vec<Vec<f32>> {
-        if inputs.is_empty() {
-            return Vec::new();
-        }
-        let dataset = MelDataset { examples: inputs.iter().map(|m| MelExample { mel: m.clone(), label: 0 }).collect() };
-        let mut probs = Vec::with_capacity(inputs.len());
-        let all: Vec<usize> = (0..inputs.len()).collect();
-        for chunk in all.chunks(64) {
-            let (x, _) = self.batcher.batch(&dataset, chunk, None, &self.device);
-            probs.extend(probabilities(&self.model, x));
-        }
-        probs
+        predict_windows(&self.model, &self.batcher, inputs.iter(), &self.device)
     }
+}
+
+/// Where the model's windows over an input `have` frames long start: one
+/// window when it fits, else one every half window, the last ending at the
+/// end, so that every frame is seen.
+pub fn window_offsets(have: usize, frames: usize) -> Vec<usize> {
+    if have <= frames || frames == 0 {
+        return vec![0];
+    }
+    let last = have - frames;
+    let step = (frames / 2).max(1);
+    let mut offsets: Vec<usize> = (0..last).step_by(step).collect();
+    offsets.push(last);
+    offsets
+}
+
+/// Class probabilities for each input, averaged over its windows. A
+/// recording longer than the model's window is judged on all of it, not on
+/// its middle alone.
+pub fn predict_windows<'a>(model: &Cnn, batcher: &MelBatcher, inputs: impl Iterator<Item = &'a LogMel>, device: &Device) -> Vec<Vec<f32>> {
+    let mut windows = Vec::new();
+    let mut owner = Vec::new();
+    let mut count = 0;
+    for (i, mel) in inputs.enumerate() {
+        for offset in window_offsets(mel.frames(), batcher.frames) {
+            windows.push(MelExample { mel: mel.slice(offset, offset + batcher.frames), label: 0 });
+            owner.push(i);
+        }
+        count = i + 1;
+    }
+    let dataset = MelDataset { examples: windows };
+    let all: Vec<usize> = (0..dataset.len()).collect();
+    let mut sums: Vec<Vec<f32>> = vec![Vec::new(); count];
+    let mut seen = vec![0usize; count];
+    for chunk in all.chunks(64) {
+        let (x, _) = batcher.batch(&dataset, chunk, None, device);
+        for (&w, p) in chunk.iter().zip(probabilities(model, x)) {
+            let sum = &mut sums[owner[w]];
+            if sum.is_empty() {
+                *sum = vec![0.0; p.len()];
+            }
+            for (s, v) in sum.iter_mut().zip(&p) {
+                *s += v;
+            }
+            seen[owner[w]] += 1;
+        }
+    }
+    for (sum, n) in sums.iter_mut().zip(seen) {
+        for s in sum.iter_mut() {
+            *s /= n as f32;
+        }
+    }
+    sums
 }
 
 /// Softmax of the model's logits, one row per input.
@@ -120,4 +165,21 @@ pub fn weights_bytes(model: &Cnn) -> Result<Vec<u8>, String> {
     let mut store = BurnpackStore::from_bytes(None);
     model.valid().save_into(&mut store).map_err(|e| e.to_string())?;
     store.get_bytes().map(|b| b.to_vec()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::window_offsets;
+
+    #[test]
+    fn windows_cover_every_frame_and_a_short_input_gets_one() {
+        assert_eq!(window_offsets(10, 384), vec![0]);
+        assert_eq!(window_offsets(384, 384), vec![0]);
+        for have in [385, 500, 767, 768, 1000, 4000] {
+            let offsets = window_offsets(have, 384);
+            assert_eq!(offsets[0], 0);
+            assert_eq!(*offsets.last().unwrap(), have - 384, "the last window ends at the end ({have})");
+            assert!(offsets.windows(2).all(|w| w[1] > w[0] && w[1] - w[0] <= 192), "{have}: {offsets:?}");
+        }
+    }
 }

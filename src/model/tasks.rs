@@ -24,6 +24,9 @@ pub struct Task {
     pub per_example_norm: bool,
     /// Class-weight exponent: 1 inverse frequency, 0.5 tempered.
     pub weight_power: f32,
+    /// The label is the patient's diagnosis: `eval` scores each recording
+    /// with the mean over that patient's recordings (unless `--per-recording`).
+    pub per_patient: bool,
 }
 
 const LUNG_CHAIN: &str = "# Lung sounds: 100-1800 Hz band-pass (works from 4 kHz up).\n[[chain]]\nplugin = \"bandpass\"\nparams = { low_hz = 100.0, high_hz = 1800.0, order = 4 }\n";
@@ -43,6 +46,7 @@ pub fn task(name: &str) -> Option<Task> {
             caveat: None,
             per_example_norm: true,
             weight_power: 0.5,
+            per_patient: false,
         },
         "icbhi-diagnosis" => Task {
             name: "icbhi-diagnosis",
@@ -53,6 +57,7 @@ pub fn task(name: &str) -> Option<Task> {
             caveat: None,
             per_example_norm: false,
             weight_power: 1.0,
+            per_patient: true,
         },
         "lung-diagnosis" => Task {
             name: "lung-diagnosis",
@@ -63,6 +68,7 @@ pub fn task(name: &str) -> Option<Task> {
             caveat: None,
             per_example_norm: true,
             weight_power: 0.5,
+            per_patient: true,
         },
         "heart" => Task {
             name: "heart",
@@ -73,6 +79,7 @@ pub fn task(name: &str) -> Option<Task> {
             caveat: Some("the heart set records no patient ids: each recording counts as its own patient, so recordings of one person may fall on both sides"),
             per_example_norm: false,
             weight_power: 1.0,
+            per_patient: false,
         },
         "folder" => Task {
             name: "folder",
@@ -83,6 +90,7 @@ pub fn task(name: &str) -> Option<Task> {
             caveat: None,
             per_example_norm: false,
             weight_power: 1.0,
+            per_patient: false,
         },
         _ => return None,
     })

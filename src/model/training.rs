@@ -12,7 +12,6 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
 
 use super::data::{Augment, MelBatcher, MelDataset};
-use super::inference::probabilities;
 use super::model::{Cnn, CnnConfig};
 use crate::metrics;
 
@@ -146,14 +145,10 @@ fn evaluate_epoch(
     EpochLog { epoch, train_loss, validation_balanced_accuracy: score, seconds: started.elapsed().as_secs_f64() }
 }
 
-/// Labels and probabilities for every example (no augmentation).
+/// Labels and probabilities for every example (no augmentation; each the
+/// mean over its windows, as at inference).
 pub fn predict_dataset(model: &Cnn, batcher: &MelBatcher, dataset: &MelDataset) -> (Vec<usize>, Vec<Vec<f32>>) {
     let device = model.devices().into_iter().next().unwrap_or_else(super::inference::default_device);
-    let all: Vec<usize> = (0..dataset.len()).collect();
-    let mut probs = Vec::with_capacity(dataset.len());
-    for chunk in all.chunks(64) {
-        let (x, _) = batcher.batch(dataset, chunk, None, &device);
-        probs.extend(probabilities(model, x));
-    }
+    let probs = super::inference::predict_windows(model, batcher, dataset.examples.iter().map(|e| &e.mel), &device);
     (dataset.examples.iter().map(|e| e.label).collect(), probs)
 }
