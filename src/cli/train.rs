@@ -154,6 +154,14 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 
     // Held-out patients.
     let (truth, probs) = predict_dataset(&trained.model, &batcher, &test_set);
+    // Scored as `auscult eval --split test` scores it, so the card's figures
+    // are what its command prints.
+    let probs = if task.per_patient {
+        let patients: Vec<&str> = split.test.iter().map(|&i| corpus.examples[i].patient.as_str()).collect();
+        metrics::mean_by_group(&probs, &patients)
+    } else {
+        probs
+    };
     let report = (!truth.is_empty()).then(|| metrics::report(&corpus.classes, &truth, &probs, task.icbhi));
     if let Some(r) = &report {
         println!("held-out patients ({}):\n{}", spec.describe(), r.to_text());
