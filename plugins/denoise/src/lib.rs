@@ -5,14 +5,15 @@
 //! 1. the magnitude in dB of each bin is compared with a per-bin threshold,
 //!    the noise mean plus `threshold_std` standard deviations;
 //! 2. the binary mask is smoothed with a triangular kernel over
-//!    `freq_smooth_hz` and over ±50 ms of frames, so isolated bins do not
-//!    survive alone (no "musical noise");
+//!    `freq_smooth_hz` and over ±25 ms of frames, so isolated bins do not
+//!    survive alone (no "musical noise"); a cell well above the threshold
+//!    passes whole whatever its neighbours say;
 //! 3. the spectrum is scaled by `1 − reduction·(1 − mask)` and overlap-added
 //!    back.
 //!
 //! The noise profile (mean and standard deviation of each bin, in dB) comes
-//! from the quietest 10% of the frames of the last 4 s, by power
-//! (`profile = 0`), or is
+//! from the quietest 10% of the frames of the last 4 s, by power, leaving out
+//! digital silence (`profile = 0`), or is
 //! learned from a stretch the user marks as noise only: `profile = 1` while
 //! the stretch plays, then `profile = 2` holds what was learned.
 //!
@@ -41,7 +42,7 @@ const HOLD: u8 = 2;
 /// Analysis window, seconds (rounded up to a power of two in samples).
 const WINDOW_S: f64 = 0.064;
 /// Half-width of the time smoothing, seconds.
-const TIME_SMOOTH_S: f64 = 0.05;
+const TIME_SMOOTH_S: f64 = 0.025;
 /// History the automatic profile is taken from, and the share of it used.
 const HISTORY_S: f64 = 4.0;
 const QUIETEST: f64 = 0.1;
@@ -50,9 +51,12 @@ const PROFILE_EVERY: usize = 8;
 /// Half-width of the frequency band the gate decides on, Hz.
 const DECISION_HALF_HZ: f64 = 50.0;
 /// How far above the threshold a cell passes whatever its neighbours' masks.
-const CLEARLY_ABOVE_DB: f32 = 6.0;
+const CLEARLY_ABOVE_DB: f32 = 3.0;
 /// Floor for magnitudes before taking dB.
 const AMIN: f32 = 1e-10;
+/// A frame quieter than this RMS (a 24-bit LSB) is digital silence: it says
+/// nothing about the noise and is kept out of the automatic profile.
+const SILENT_RMS: f32 = 1.0 / 16_777_216.0;
 
 pub struct Denoise {
     n_fft: usize,
@@ -62,6 +66,8 @@ pub struct Denoise {
     window: Vec<f32>,
     /// Overlap-add gain correction: hop / Σ w².
     ola_scale: f32,
+    /// Σ w² over the window, to turn a windowed frame's energy into an RMS.
+    window_energy: f32,
     fft: Arc<dyn RealToComplex<f32>>,
     ifft: Arc<dyn ComplexToReal<f32>>,
     scratch_fwd: Vec<Complex32>,
@@ -131,6 +137,7 @@ impl Denoise {
             bins,
             lookahead,
             ola_scale: hop as f32 / sum_sq,
+            window_energy: sum_sq,
             scratch_fwd: fft.make_scratch_vec(),
             scratch_inv: ifft.make_scratch_vec(),
             fft,
@@ -163,7 +170,7 @@ impl Denoise {
             smoothed: vec![0.0; bins],
             tmp_bins: vec![0.0; bins],
             sample_rate,
-            threshold_std: 1.5,
+            threshold_std: 1.25,
             reduction: 1.0,
             freq_smooth_hz: 100.0,
             profile: AUTO,
@@ -189,9 +196,18 @@ impl Denoise {
     /// frame `lookahead` hops older, and queue `hop` finished samples.
     fn on_hop(&mut self) {
         let n = self.n_fft;
+        let mut frame_energy = 0.0f32;
         for i in 0..n {
             self.frame[i] = self.history_in[(self.in_pos + i) % n] * self.window[i];
+            frame_energy += self.frame[i] * self.frame[i];
         }
+        // Frames that can speak for the noise: the window holds only input
+        // (not the zeros it starts from) and the input is not digital
+        // silence. Recordings that begin with a second of zeros otherwise
+        // put −200 dB frames in the profile: its spread then jumps by tens
+        // of dB and the gate closes on everything until they leave the
+        // history (measured: ICBHI 154_2b4_Tc lost 1.6 s whole).
+        let informative = (self.frames_seen + 1) * self.hop >= n && frame_energy >= SILENT_RMS * SILENT_RMS * self.window_energy;
         let newest = self.frames_seen % (self.lookahead + 1);
         if self.fft.process_with_scratch(&mut self.frame, &mut self.spectra[newest], &mut self.scratch_fwd).is_err() {
             self.spectra[newest].fill(Complex32::default());
@@ -222,7 +238,7 @@ impl Denoise {
         // stethoscope's energy sits low), and the profile then gates the
         // sound itself. Measured: clean recordings lost up to 4.2 dB that way,
         // 1.9 dB ranked by power, and noise is removed better (see README).
-        self.energy_history[slot] = energy;
+        self.energy_history[slot] = if informative { energy } else { f32::INFINITY };
         self.history_pos = (self.history_pos + 1) % self.history_len;
         self.frames_seen += 1;
         self.update_profile(slot);
@@ -312,8 +328,12 @@ impl Denoise {
                     *o = i;
                 }
                 let energy = &self.energy_history;
+                let informative = energy[..available].iter().filter(|e| e.is_finite()).count();
+                if informative < 8 {
+                    return;
+                }
                 order.sort_unstable_by(|&a, &b| energy[a].total_cmp(&energy[b]));
-                let take = ((available as f64 * QUIETEST) as usize).max(4);
+                let take = ((informative as f64 * QUIETEST) as usize).max(4);
                 self.mean.fill(0.0);
                 self.std.fill(0.0);
                 for &f in &order[..take] {
@@ -391,7 +411,7 @@ impl Plugin for Denoise {
     const DESCRIPTION: &'static CStr =
         c"Spectral gating against a per-bin noise profile (noisereduce's stationary mode), smoothed mask, overlap-add";
     const PARAMS: &'static [ParamDescriptor] = &[
-        param(THRESHOLD_STD, c"threshold_std", c"std", 0.0, 4.0, 1.5, ParamScale::Linear),
+        param(THRESHOLD_STD, c"threshold_std", c"std", 0.0, 4.0, 1.25, ParamScale::Linear),
         param(REDUCTION, c"reduction", c"", 0.0, 1.0, 1.0, ParamScale::Linear),
         param(FREQ_SMOOTH_HZ, c"freq_smooth_hz", c"Hz", 0.0, 2000.0, 100.0, ParamScale::Linear),
         param(PROFILE, c"profile", c"", 0.0, 2.0, 0.0, ParamScale::Integer),
@@ -473,7 +493,7 @@ impl Plugin for Denoise {
         self.out_fifo.fill(0.0);
         self.out_read = 0;
         self.out_write = self.hop;
-        self.energy_history.fill(0.0);
+        self.energy_history.fill(f32::INFINITY);
         self.history_pos = 0;
         let learned = self.profile == HOLD || (self.profile == LEARN && self.learned_n >= 2);
         if !learned {
@@ -515,6 +535,35 @@ mod tests {
             assert!((y[i + lat] - x[i]).abs() < 1e-5, "sample {i}: {} vs {}", y[i + lat], x[i]);
         }
         assert!(y[..lat].iter().all(|v| v.abs() < 1e-6));
+    }
+
+    #[test]
+    fn leading_digital_silence_does_not_close_the_gate() {
+        // Many recordings (ICBHI's AKG C417L ones) begin with a few thousand
+        // zeros. Bursts of sound 30 dB over a floor follow 0.1 s of them: the
+        // bursts must pass. With the zeros among the quietest frames, the
+        // profile's spread jumped by tens of dB and everything was gated
+        // until they left the history.
+        let rate = 4000.0;
+        let mut d = Denoise::with_rate(rate).unwrap();
+        let mut seed = 1u32;
+        let mut noise = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1 << 24) as f32 - 0.5
+        };
+        let x: Vec<f32> = (0..(6.0 * rate) as usize)
+            .map(|i| {
+                let t = i as f64 / rate;
+                let burst = t % 1.0 < 0.5;
+                if t < 0.1 { 0.0 } else { noise() * if burst { 0.1 } else { 0.003 } }
+            })
+            .collect();
+        let y = run(&mut d, &x, 256);
+        let lat = d.latency() as usize;
+        let (from, to) = ((1.0 * rate) as usize, (4.0 * rate) as usize);
+        let energy = |v: &[f32]| v.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>();
+        let change = 10.0 * (energy(&y[from + lat..to + lat]) / energy(&x[from..to])).log10();
+        assert!(change.abs() < 1.0, "the bursts after the silence changed by {change:.2} dB");
     }
 
     #[test]
