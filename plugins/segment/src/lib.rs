@@ -8,9 +8,13 @@
 //! - **Lung**: 100–1000 Hz band energy in dB, smoothed; a noise floor that
 //!   follows minima quickly and rises slowly, and a peak follower that decays;
 //!   sound starts above `floor + 0.5·(peak − floor)` and ends below
-//!   `floor + 0.25·(peak − floor)` (hysteresis). Each sound onset at least
-//!   `min_cycle_s` after the last boundary starts a new cycle (and ends the
-//!   previous one); a cycle longer than `max_cycle_s` is cut.
+//!   `floor + 0.25·(peak − floor)` (hysteresis). The breathing period comes
+//!   from the autocorrelation of the last 15 s of envelope. A sound onset
+//!   starts a new cycle (and ends the previous one) when it comes at least
+//!   0.6 of a period and `min_cycle_s` after the last boundary (closer, it is
+//!   the same breath's expiration); when no onset comes for 1.4 periods, the
+//!   boundary is placed one period on (a quiet breath); a cycle longer than
+//!   `max_cycle_s` is cut.
 //! - **Heart**: 25–400 Hz band, a homomorphic-style envelope (log of the mean
 //!   absolute value, smoothed), peaks picked with hysteresis against a
 //!   decaying maximum, no closer than the shortest systole at `max_bpm`. A peak
@@ -59,6 +63,12 @@ impl Biquad {
         y
     }
 }
+
+/// Lung mode: onsets closer than this share of the breathing period to the
+/// last boundary belong to the same breath; with none for this many periods,
+/// a breath was missed.
+const LUNG_SAME_BREATH: f64 = 0.6;
+const LUNG_MISSED_BREATH: f64 = 1.4;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -110,26 +120,58 @@ impl State {
     }
 }
 
-/// Heart rate from the autocorrelation of the recent envelope.
-struct RateTracker {
-    /// The last `RATE_WINDOW` envelope values, circular.
+/// The period of a recurring sound (heart beats, breaths) from the
+/// autocorrelation of its recent envelope, as Springer's segmentation
+/// estimates the heart rate: a missed or an extra peak does not upset it.
+struct PeriodTracker {
+    /// Envelope values, circular; sized for the longest window of any mode.
     ring: Vec<f64>,
+    /// The window in time order, mean removed, and the autocorrelation per
+    /// lag: scratch reused by every estimate (no allocation while processing).
+    linear: Vec<f64>,
+    corr: Vec<f64>,
+    /// This mode's settings.
+    cfg: PeriodConfig,
     len: usize,
     next: usize,
     since_estimate: usize,
-    /// Beat period in hops, once estimated.
+    /// Period in hops, once estimated.
     period: Option<f64>,
 }
 
-/// Hops (5 ms) of envelope the rate is estimated over: 6 s.
-const RATE_WINDOW: usize = 1200;
-/// Fewest hops before a first estimate (1 s), and hops between estimates.
-const RATE_MIN: usize = 200;
-const RATE_EVERY: usize = 50;
+#[derive(Clone, Copy)]
+struct PeriodConfig {
+    /// Hops of envelope held.
+    window: usize,
+    /// Fewest hops before a first estimate, and hops between estimates.
+    min_len: usize,
+    every: usize,
+    /// Lags searched, seconds.
+    lags_s: (f64, f64),
+    /// The shortest lag whose local peak reaches this share of the best is
+    /// taken (1.0: the best itself). Breathing is irregular and a recording
+    /// holds few breaths, so two or three periods often match about as well
+    /// as one; heart beats are regular enough for the best.
+    shortest_within: f64,
+}
 
-impl RateTracker {
-    fn new() -> RateTracker {
-        RateTracker { ring: vec![0.0; RATE_WINDOW], len: 0, next: 0, since_estimate: 0, period: None }
+/// Heart: 6 s of 5 ms envelope, first estimate after 1 s, every 0.25 s,
+/// periods 0.3–1.5 s (40–200 bpm).
+const HEART_PERIOD: PeriodConfig = PeriodConfig { window: 1200, min_len: 200, every: 50, lags_s: (0.3, 1.5), shortest_within: 1.0 };
+/// Lung: 15 s of 10 ms envelope, first estimate after 3 s, every 0.5 s;
+/// the lags come from the cycle-duration parameters.
+const LUNG_WINDOW: usize = 1500;
+
+impl PeriodTracker {
+    fn new() -> PeriodTracker {
+        let size = HEART_PERIOD.window.max(LUNG_WINDOW);
+        PeriodTracker { ring: vec![0.0; size], linear: vec![0.0; size], corr: vec![0.0; size], cfg: HEART_PERIOD, len: 0, next: 0, since_estimate: 0, period: None }
+    }
+
+    fn configure(&mut self, cfg: PeriodConfig) {
+        debug_assert!(cfg.window <= self.ring.len());
+        self.cfg = cfg;
+        self.reset();
     }
 
     fn reset(&mut self) {
@@ -137,37 +179,54 @@ impl RateTracker {
     }
 
     fn push(&mut self, env: f64, hop_s: f64) {
+        let w = self.cfg.window;
         self.ring[self.next] = env;
-        self.next = (self.next + 1) % RATE_WINDOW;
-        self.len = (self.len + 1).min(RATE_WINDOW);
+        self.next = (self.next + 1) % w;
+        self.len = (self.len + 1).min(w);
         self.since_estimate += 1;
-        if self.len >= RATE_MIN && self.since_estimate >= RATE_EVERY {
+        if self.len >= self.cfg.min_len && self.since_estimate >= self.cfg.every {
             self.since_estimate = 0;
             self.estimate(hop_s);
         }
     }
 
-    /// The lag, between 0.3 s and 1.5 s (at most 3/4 of the window held),
-    /// where the mean-removed envelope best matches itself.
+    /// The lag (within `lags_s`, at most 3/4 of the window held) where the
+    /// mean-removed envelope matches itself: the best, or the shortest
+    /// local peak within `shortest_within` of the best.
     fn estimate(&mut self, hop_s: f64) {
-        let n = self.len;
-        let start = (self.next + RATE_WINDOW - n) % RATE_WINDOW;
-        let at = |i: usize| self.ring[(start + i) % RATE_WINDOW];
-        let mean = (0..n).map(at).sum::<f64>() / n as f64;
-        let lo = (0.3 / hop_s).round() as usize;
-        let hi = ((1.5 / hop_s).round() as usize).min(n * 3 / 4);
+        let (n, w) = (self.len, self.cfg.window);
+        let start = (self.next + w - n) % w;
+        let x = &mut self.linear[..n];
+        for (i, v) in x.iter_mut().enumerate() {
+            *v = self.ring[(start + i) % w];
+        }
+        let mean = x.iter().sum::<f64>() / n as f64;
+        x.iter_mut().for_each(|v| *v -= mean);
+        let x = &self.linear[..n];
+        let lo = ((self.cfg.lags_s.0 / hop_s).round() as usize).max(1);
+        let hi = ((self.cfg.lags_s.1 / hop_s).round() as usize).min(n * 3 / 4);
+        if hi < lo {
+            return;
+        }
         let mut best: Option<(usize, f64)> = None;
         for lag in lo..=hi {
-            let r = (0..n - lag).map(|i| (at(i) - mean) * (at(i + lag) - mean)).sum::<f64>() / (n - lag) as f64;
+            let r = x[..n - lag].iter().zip(&x[lag..]).map(|(a, b)| a * b).sum::<f64>() / (n - lag) as f64;
+            self.corr[lag - lo] = r;
             if best.is_none_or(|(_, b)| r > b) {
                 best = Some((lag, r));
             }
         }
-        if let Some((lag, r)) = best {
-            if r > 0.0 {
-                self.period = Some(lag as f64);
+        let Some((mut lag, r)) = best else { return };
+        if r <= 0.0 {
+            return;
+        }
+        if self.cfg.shortest_within < 1.0 {
+            let c = &self.corr[..=hi - lo];
+            if let Some(i) = (1..c.len().saturating_sub(1)).find(|&i| c[i] >= c[i - 1] && c[i] >= c[i + 1] && c[i] >= self.cfg.shortest_within * r) {
+                lag = lo + i;
             }
         }
+        self.period = Some(lag as f64);
     }
 }
 
@@ -179,7 +238,7 @@ pub struct Segmenter {
     max_bpm: f64,
     hop: usize,
     s: State,
-    rate: RateTracker,
+    rate: PeriodTracker,
 }
 
 impl Segmenter {
@@ -198,7 +257,21 @@ impl Segmenter {
         }
         .max(1);
         self.s = self.fresh_state();
-        self.rate.reset();
+        self.rate.configure(self.period_config());
+    }
+
+    fn period_config(&self) -> PeriodConfig {
+        match self.mode {
+            // Periods from a little under the shortest cycle allowed to the longest.
+            Mode::Lung => PeriodConfig {
+                window: LUNG_WINDOW,
+                min_len: 300,
+                every: 50,
+                lags_s: (0.8 * self.min_cycle_s, self.max_cycle_s),
+                shortest_within: 0.8,
+            },
+            Mode::Heart => HEART_PERIOD,
+        }
     }
 
     /// One envelope value per hop; `now` is the sample index of the hop's end.
@@ -211,6 +284,8 @@ impl Segmenter {
                 // Energy in dB, ~100 ms smoothing; the floor rises 1 dB/s,
                 // the peak decays 2 dB/s.
                 s.follow(10.0 * (value + 1e-12).log10(), hop_s, 0.1, 1.0, 2.0);
+                self.rate.push(s.env, hop_s);
+                let period = self.rate.period.map(|p| p * hop_s * self.fs);
                 let range = (s.peak - s.floor).max(6.0);
                 let (high, low) = (s.floor + 0.5 * range, s.floor + 0.25 * range);
                 if !s.active {
@@ -219,7 +294,10 @@ impl Segmenter {
                     } else if s.env > high {
                         s.active = true;
                         let start = s.rise_at;
-                        let far_enough = s.boundary.is_none_or(|b| (start.saturating_sub(b)) as f64 >= self.min_cycle_s * self.fs);
+                        // An onset less than 0.6 of a breath after the last
+                        // boundary is the same breath's expiration (or noise).
+                        let min_gap = period.map_or(0.0, |p| LUNG_SAME_BREATH * p).max(self.min_cycle_s * self.fs);
+                        let far_enough = s.boundary.is_none_or(|b| (start.saturating_sub(b)) as f64 >= min_gap);
                         if far_enough {
                             if s.boundary.is_some() {
                                 events.push(offset(start), EventKind::CycleEnd, 0.0);
@@ -231,6 +309,17 @@ impl Segmenter {
                 } else if s.env < low {
                     s.active = false;
                     s.rise_at = now;
+                }
+                // No onset where the next breath was due: a quiet breath.
+                // Keep the rhythm (a flywheel) and place the boundary one
+                // period on.
+                if let (Some(b), Some(p)) = (s.boundary, period) {
+                    if (now - b) as f64 >= LUNG_MISSED_BREATH * p {
+                        let at = b + p.round() as u64;
+                        events.push(offset(at), EventKind::CycleEnd, 0.0);
+                        events.push(offset(at), EventKind::CycleStart, 0.0);
+                        s.boundary = Some(at);
+                    }
                 }
                 if let Some(b) = s.boundary {
                     if (now - b) as f64 >= self.max_cycle_s * self.fs {
@@ -320,7 +409,7 @@ impl Plugin for Segmenter {
             max_bpm: 180.0,
             hop: 1,
             s: State::default(),
-            rate: RateTracker::new(),
+            rate: PeriodTracker::new(),
         };
         s.configure();
         Ok(s)
@@ -355,9 +444,15 @@ impl Plugin for Segmenter {
                 self.configure();
             }
             MIN_CYCLE_S if value >= self.max_cycle_s => return Err(PluginError::invalid_argument("min_cycle_s must be below max_cycle_s")),
-            MIN_CYCLE_S => self.min_cycle_s = value,
+            MIN_CYCLE_S => {
+                self.min_cycle_s = value;
+                self.rate.cfg = self.period_config();
+            }
             MAX_CYCLE_S if value <= self.min_cycle_s => return Err(PluginError::invalid_argument("max_cycle_s must be above min_cycle_s")),
-            MAX_CYCLE_S => self.max_cycle_s = value,
+            MAX_CYCLE_S => {
+                self.max_cycle_s = value;
+                self.rate.cfg = self.period_config();
+            }
             MAX_BPM => self.max_bpm = value,
             _ => return Err(PluginError::new("unknown parameter")),
         }
