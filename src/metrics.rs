@@ -199,18 +199,18 @@ fn truncate(s: &str, n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn mean_by_group_averages_within_each_group_only() {
         let probs = vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![0.2, 0.8], vec![0.5, 0.5]];
         let groups = ["a", "a", "b", "a"];
-        let mean = super::mean_by_group(&probs, &groups);
+        let mean = mean_by_group(&probs, &groups);
         assert_eq!(mean[0], mean[1]);
         assert_eq!(mean[0], mean[3]);
         assert!((mean[0][0] - 0.5).abs() < 1e-6 && (mean[0][1] - 0.5).abs() < 1e-6);
         assert_eq!(mean[2], vec![0.2, 0.8]);
     }
-
-    use super::*;
 
     fn onehot(c: usize, k: usize) -> Vec<f32> {
         (0..k).map(|i| if i == c { 0.9 } else { 0.1 / (k - 1) as f32 }).collect()

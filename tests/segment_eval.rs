@@ -72,8 +72,7 @@ fn lung_mode_cycle_boundaries_on_icbhi() {
     let dir = data.join("icbhi/audio_and_txt_files");
     let mut wavs: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "wav")).collect();
     wavs.sort();
-    let (mut ours, mut base) = ((0, 0, 0), (0, 0, 0));
-    // [design, held out] × [ours, baseline]
+    // [design, held out] × [ours, baseline]: (true positives, detected, reference)
     let mut split = [[(0, 0, 0); 2]; 2];
     let add = |a: &mut (usize, usize, usize), m: (usize, usize, usize)| *a = (a.0 + m.0, a.1 + m.1, a.2 + m.2);
     for wav in &wavs {
@@ -93,15 +92,16 @@ fn lung_mode_cycle_boundaries_on_icbhi() {
             events.iter().filter(|e| matches!(e.kind, EventKind::CycleStart | EventKind::CycleEnd)).map(|e| e.sample as f64 / rate).collect(),
         );
         let m = match_boundaries(&detected, &reference);
-        add(&mut ours, m);
         add(&mut split[group][0], m);
         // Baseline: a boundary every mean annotated cycle length.
         let mean = cycles.iter().map(|(a, b)| b - a).sum::<f64>() / cycles.len().max(1) as f64;
         let periodic: Vec<f64> = (0..).map(|k| k as f64 * mean).take_while(|&t| t <= duration).collect();
         let m = match_boundaries(&periodic, &reference);
-        add(&mut base, m);
         add(&mut split[group][1], m);
     }
+    let [mut ours, mut base] = split[0];
+    add(&mut ours, split[1][0]);
+    add(&mut base, split[1][1]);
     let (p, r, f1) = prf(ours.0, ours.1, ours.2);
     let (bp, br, bf1) = prf(base.0, base.1, base.2);
     eprintln!("ICBHI ({} recordings, {} reference boundaries, ±{TOLERANCE_S} s):", wavs.len(), ours.2);

@@ -66,6 +66,14 @@ fn load_task(name: &str, data: &Path) -> anyhow::Result<(Task, Corpus)> {
     Ok((task, corpus))
 }
 
+/// Each recording's probabilities (rows in the order of `indices` into the
+/// corpus) replaced by the mean over its patient's recordings: where the
+/// label is the patient's diagnosis, all of them speak together.
+fn patient_means(probs: &[Vec<f32>], corpus: &Corpus, indices: &[usize]) -> Vec<Vec<f32>> {
+    let patients: Vec<&str> = indices.iter().map(|&i| corpus.examples[i].patient.as_str()).collect();
+    metrics::mean_by_group(probs, &patients)
+}
+
 fn bar(len: usize, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len as u64);
     bar.set_style(
@@ -156,12 +164,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let (truth, probs) = predict_dataset(&trained.model, &batcher, &test_set);
     // Scored as `auscult eval --split test` scores it, so the card's figures
     // are what its command prints.
-    let probs = if task.per_patient {
-        let patients: Vec<&str> = split.test.iter().map(|&i| corpus.examples[i].patient.as_str()).collect();
-        metrics::mean_by_group(&probs, &patients)
-    } else {
-        probs
-    };
+    let probs = if task.per_patient { patient_means(&probs, &corpus, &split.test) } else { probs };
     let report = (!truth.is_empty()).then(|| metrics::report(&corpus.classes, &truth, &probs, task.icbhi));
     if let Some(r) = &report {
         println!("held-out patients ({}):\n{}", spec.describe(), r.to_text());
@@ -273,12 +276,7 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     progress.finish_and_clear();
     let probs = classifier.predict(&set.examples.iter().map(|e| e.mel.clone()).collect::<Vec<_>>());
     let per_patient = task.per_patient && !args.per_recording;
-    let probs = if per_patient {
-        let patients: Vec<&str> = indices.iter().map(|&i| corpus.examples[i].patient.as_str()).collect();
-        metrics::mean_by_group(&probs, &patients)
-    } else {
-        probs
-    };
+    let probs = if per_patient { patient_means(&probs, &corpus, &indices) } else { probs };
     let truth: Vec<usize> = set.examples.iter().map(|e| e.label).collect();
     let report = metrics::report(&corpus.classes, &truth, &probs, task.icbhi);
     let scoring = if per_patient { ", each recording scored with its patient's mean" } else { "" };

@@ -117,14 +117,14 @@ pub fn window_offsets(have: usize, frames: usize) -> Vec<usize> {
 pub fn predict_windows<'a>(model: &Cnn, batcher: &MelBatcher, inputs: impl Iterator<Item = &'a LogMel>, device: &Device) -> Vec<Vec<f32>> {
     let mut windows = Vec::new();
     let mut owner = Vec::new();
-    let mut count = 0;
     for (i, mel) in inputs.enumerate() {
         for offset in window_offsets(mel.frames(), batcher.frames) {
             windows.push(MelExample { mel: mel.slice(offset, offset + batcher.frames), label: 0 });
             owner.push(i);
         }
-        count = i + 1;
     }
+    // Every input has at least one window.
+    let count = owner.last().map_or(0, |&i| i + 1);
     let dataset = MelDataset { examples: windows };
     let all: Vec<usize> = (0..dataset.len()).collect();
     let mut sums: Vec<Vec<f32>> = vec![Vec::new(); count];

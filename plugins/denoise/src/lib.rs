@@ -66,8 +66,9 @@ pub struct Denoise {
     window: Vec<f32>,
     /// Overlap-add gain correction: hop / Σ w².
     ola_scale: f32,
-    /// Σ w² over the window, to turn a windowed frame's energy into an RMS.
-    window_energy: f32,
+    /// A frame's spectral energy (Σ|X_k|² over the half spectrum) below
+    /// this is digital silence: an input RMS under `SILENT_RMS`.
+    silent_energy: f32,
     fft: Arc<dyn RealToComplex<f32>>,
     ifft: Arc<dyn ComplexToReal<f32>>,
     scratch_fwd: Vec<Complex32>,
@@ -137,7 +138,8 @@ impl Denoise {
             bins,
             lookahead,
             ola_scale: hop as f32 / sum_sq,
-            window_energy: sum_sq,
+            // Parseval, one-sided: Σ|X_k|² ≈ (n/2)·Σ(w·x)² = (n/2)·Σw²·RMS².
+            silent_energy: SILENT_RMS * SILENT_RMS * sum_sq * (n_fft / 2) as f32,
             scratch_fwd: fft.make_scratch_vec(),
             scratch_inv: ifft.make_scratch_vec(),
             fft,
@@ -196,18 +198,9 @@ impl Denoise {
     /// frame `lookahead` hops older, and queue `hop` finished samples.
     fn on_hop(&mut self) {
         let n = self.n_fft;
-        let mut frame_energy = 0.0f32;
         for i in 0..n {
             self.frame[i] = self.history_in[(self.in_pos + i) % n] * self.window[i];
-            frame_energy += self.frame[i] * self.frame[i];
         }
-        // Frames that can speak for the noise: the window holds only input
-        // (not the zeros it starts from) and the input is not digital
-        // silence. Recordings that begin with a second of zeros otherwise
-        // put −200 dB frames in the profile: its spread then jumps by tens
-        // of dB and the gate closes on everything until they leave the
-        // history (measured: ICBHI 154_2b4_Tc lost 1.6 s whole).
-        let informative = (self.frames_seen + 1) * self.hop >= n && frame_energy >= SILENT_RMS * SILENT_RMS * self.window_energy;
         let newest = self.frames_seen % (self.lookahead + 1);
         if self.fft.process_with_scratch(&mut self.frame, &mut self.spectra[newest], &mut self.scratch_fwd).is_err() {
             self.spectra[newest].fill(Complex32::default());
@@ -238,6 +231,14 @@ impl Denoise {
         // stethoscope's energy sits low), and the profile then gates the
         // sound itself. Measured: clean recordings lost up to 4.2 dB that way,
         // 1.9 dB ranked by power, and noise is removed better (see README).
+        // Only frames that can speak for the noise enter the profile: the
+        // window holds only input (not the zeros it starts from) and the
+        // input is not digital silence. Recordings that begin with a few
+        // thousand zeros otherwise put −200 dB frames among the quietest:
+        // the profile's spread jumps by tens of dB and the gate closes on
+        // everything until they leave the history (measured: ICBHI
+        // 154_2b4_Tc lost 1.6 s whole).
+        let informative = (self.frames_seen + 1) * self.hop >= n && energy >= self.silent_energy;
         self.energy_history[slot] = if informative { energy } else { f32::INFINITY };
         self.history_pos = (self.history_pos + 1) % self.history_len;
         self.frames_seen += 1;

@@ -158,13 +158,14 @@ struct PeriodConfig {
 /// Heart: 6 s of 5 ms envelope, first estimate after 1 s, every 0.25 s,
 /// periods 0.3–1.5 s (40–200 bpm).
 const HEART_PERIOD: PeriodConfig = PeriodConfig { window: 1200, min_len: 200, every: 50, lags_s: (0.3, 1.5), shortest_within: 1.0 };
-/// Lung: 15 s of 10 ms envelope, first estimate after 3 s, every 0.5 s;
-/// the lags come from the cycle-duration parameters.
-const LUNG_WINDOW: usize = 1500;
+/// Lung: 15 s of 10 ms envelope, first estimate after 3 s, every 0.5 s,
+/// the shortest lag within 80% of the best; the lags searched are set from
+/// the cycle-duration parameters (see `period_config`).
+const LUNG_PERIOD: PeriodConfig = PeriodConfig { window: 1500, min_len: 300, every: 50, lags_s: (1.2, 8.0), shortest_within: 0.8 };
 
 impl PeriodTracker {
     fn new() -> PeriodTracker {
-        let size = HEART_PERIOD.window.max(LUNG_WINDOW);
+        let size = HEART_PERIOD.window.max(LUNG_PERIOD.window);
         PeriodTracker { ring: vec![0.0; size], linear: vec![0.0; size], corr: vec![0.0; size], cfg: HEART_PERIOD, len: 0, next: 0, since_estimate: 0, period: None }
     }
 
@@ -263,13 +264,7 @@ impl Segmenter {
     fn period_config(&self) -> PeriodConfig {
         match self.mode {
             // Periods from a little under the shortest cycle allowed to the longest.
-            Mode::Lung => PeriodConfig {
-                window: LUNG_WINDOW,
-                min_len: 300,
-                every: 50,
-                lags_s: (0.8 * self.min_cycle_s, self.max_cycle_s),
-                shortest_within: 0.8,
-            },
+            Mode::Lung => PeriodConfig { lags_s: (0.8 * self.min_cycle_s, self.max_cycle_s), ..LUNG_PERIOD },
             Mode::Heart => HEART_PERIOD,
         }
     }
@@ -294,8 +289,8 @@ impl Segmenter {
                     } else if s.env > high {
                         s.active = true;
                         let start = s.rise_at;
-                        // An onset less than 0.6 of a breath after the last
-                        // boundary is the same breath's expiration (or noise).
+                        // An onset less than LUNG_SAME_BREATH of a period after
+                        // the last boundary is the same breath's expiration.
                         let min_gap = period.map_or(0.0, |p| LUNG_SAME_BREATH * p).max(self.min_cycle_s * self.fs);
                         let far_enough = s.boundary.is_none_or(|b| (start.saturating_sub(b)) as f64 >= min_gap);
                         if far_enough {
