@@ -16,7 +16,7 @@ use auscult::model::card::{self, Architecture, ModelCard, Normalization, Trainin
 use auscult::model::data::{MelBatcher, MelDataset};
 use auscult::model::features::Preprocessor;
 use auscult::model::inference::{default_device, probabilities, weights_bytes, Classifier};
-use auscult::model::model::CnnConfig;
+use auscult::model::model::{CnnConfig, Pooling};
 use auscult::model::pipeline::mel_dataset;
 use auscult::model::tasks;
 use auscult::model::training::{self, TrainConfig, TrainData};
@@ -84,9 +84,9 @@ fn a_few_training_steps_on_real_recordings_lower_the_loss() {
     assert!(last < 0.8 * first, "loss did not fall: {losses:?}");
 }
 
-fn train_tiny(data: &Path, dir: &Path) -> std::path::PathBuf {
+fn train_tiny(data: &Path, dir: &Path, pooling: Pooling) -> std::path::PathBuf {
     let (corpus, set, batcher) = tiny_heart(data);
-    let cnn = CnnConfig::new(4).with_channels(vec![8, 16]);
+    let cnn = CnnConfig::new(4).with_channels(vec![8, 16]).with_pooling(pooling);
     let config = TrainConfig { epochs: 1, batch_size: 8, max_steps: Some(3), ..TrainConfig::default() };
     let trained = training::train(&cnn, &config, &batcher, TrainData { train: &set, validation: &set, classes: &corpus.classes }, &default_device(), |_| {}, |_, _| {});
     let bytes = weights_bytes(&trained.model).unwrap();
@@ -99,7 +99,7 @@ fn train_tiny(data: &Path, dir: &Path) -> std::path::PathBuf {
         weights: "model.bpk".into(),
         sha256: card::sha256_hex(&bytes),
         parameters: 0,
-        architecture: Architecture { channels: cnn.channels.clone(), dropout: cnn.dropout },
+        architecture: Architecture { channels: cnn.channels.clone(), dropout: cnn.dropout, pooling: cnn.pooling },
         features: task.features.clone(),
         normalization: Normalization { mean: batcher.mean, std: batcher.std, per_example: false },
         chain: task.chain.map(String::from),
@@ -132,7 +132,7 @@ fn train_tiny(data: &Path, dir: &Path) -> std::path::PathBuf {
 fn save_and_load_round_trip_bit_exactly_and_cards_refuse_foreign_weights() {
     let Some(data) = common::shared_data() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let card_path = train_tiny(&data, dir.path());
+    let card_path = train_tiny(&data, dir.path(), Pooling::MeanStd);
 
     // A weights file that is not the card's: refused by hash.
     let weights = dir.path().join("model.bpk");
@@ -152,13 +152,22 @@ fn save_and_load_round_trip_bit_exactly_and_cards_refuse_foreign_weights() {
     card.save(&wrong).unwrap();
     let err = Classifier::load(&wrong).err().expect("wrong shape loads").to_string();
     assert!(err.contains("model.bpk") && err.contains("5 classes"), "{err}");
+
+    // Weights trained with statistics pooling under a card that says mean
+    // pooling: the head is twice as wide as the card implies.
+    let mut card = ModelCard::load(&card_path).unwrap();
+    assert_eq!(card.architecture.pooling, Pooling::MeanStd, "the card keeps the pooling");
+    card.architecture.pooling = Pooling::Mean;
+    card.save(&wrong).unwrap();
+    let err = Classifier::load(&wrong).err().expect("wrong pooling loads").to_string();
+    assert!(err.contains("model.bpk") && err.contains("pooling Mean"), "{err}");
 }
 
 #[test]
 fn eval_gives_the_same_numbers_twice() {
     let Some(data) = common::shared_data() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let card_path = train_tiny(&data, dir.path());
+    let card_path = train_tiny(&data, dir.path(), Pooling::Mean);
     let run = || {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
             .args(["eval", "--split", "test", "--model"])
@@ -169,6 +178,8 @@ fn eval_gives_the_same_numbers_twice() {
             .arg(dir.path().join("eval.json"))
             .arg("--plots")
             .arg(dir.path().join("figures"))
+            .arg("--predictions")
+            .arg(dir.path().join("predictions.csv"))
             .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
             .output()
             .unwrap();
@@ -182,6 +193,27 @@ fn eval_gives_the_same_numbers_twice() {
         assert!(report.get(key).is_some(), "{key} missing in {first}");
     }
     assert_eq!(report["n"], 128, "fold 0 of 5 holds out a fifth of the 640 recordings");
+
+    // The predictions file: one row per recording scored, whose argmaxes
+    // rebuild the report's confusion matrix.
+    let mut csv = csv::Reader::from_path(dir.path().join("predictions.csv")).unwrap();
+    let header: Vec<String> = csv.headers().unwrap().iter().map(String::from).collect();
+    let classes: Vec<String> = report["per_class"].as_array().unwrap().iter().map(|c| c["class"].as_str().unwrap().to_string()).collect();
+    assert_eq!(header[..5], ["file", "patient", "start_s", "end_s", "truth"]);
+    assert_eq!(header[5..], classes[..]);
+    let mut confusion = vec![vec![0u64; classes.len()]; classes.len()];
+    let mut rows = 0;
+    for record in csv.records() {
+        let record = record.unwrap();
+        assert!(Path::new(&record[0]).is_file(), "{:?}", &record[0]);
+        let probs: Vec<f32> = record.iter().skip(5).map(|v| v.parse().unwrap()).collect();
+        let truth = classes.iter().position(|c| c == &record[4]).unwrap();
+        confusion[truth][auscult::metrics::argmax(&probs)] += 1;
+        rows += 1;
+    }
+    assert_eq!(rows, 128);
+    let reported: Vec<Vec<u64>> = serde_json::from_value(report["confusion"].clone()).unwrap();
+    assert_eq!(confusion, reported, "the predictions file disagrees with the report");
 
     // The figures: every count of the confusion matrix is written in its
     // cell, and each class's ROC curve is labelled with the report's AUC.
@@ -222,6 +254,28 @@ fn analyze_prints_a_prediction_with_probabilities_per_file() {
         assert!((sum - 1.0).abs() < 1e-4, "{row}");
         assert!(probs.contains_key(row["prediction"].as_str().unwrap()));
     }
+}
+
+#[test]
+fn analyze_csv_keeps_file_names_with_commas_whole() {
+    // KAUH's names hold commas (`BP1_Asthma,I E W,P L L,70,M.wav`).
+    let Some(data) = common::shared_data() else { return };
+    let file = std::fs::read_dir(data.join("kauh/audio")).unwrap().map(|e| e.unwrap().path()).find(|p| p.to_string_lossy().contains(',')).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
+        .args(["analyze", "--model", "lung-diagnosis", "--format", "csv"])
+        .arg(&file)
+        .current_dir(common::workspace_root())
+        .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut csv = csv::Reader::from_reader(&out.stdout[..]);
+    assert_eq!(csv.headers().unwrap().len(), 4 + 6);
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(&rows[0][0], file.display().to_string());
+    let sum: f64 = rows[0].iter().skip(4).map(|v| v.parse::<f64>().unwrap()).sum();
+    assert!((sum - 1.0).abs() < 1e-3, "{:?}", rows[0]);
 }
 
 #[test]

@@ -13,10 +13,10 @@ use auscult::model::card::{self, Architecture, Evaluation, ModelCard, Normalizat
 use auscult::model::data::MelBatcher;
 use auscult::model::features::Preprocessor;
 use auscult::model::inference::{default_device, weights_bytes, Classifier};
-use auscult::model::model::CnnConfig;
+use auscult::model::model::{CnnConfig, Pooling};
 use auscult::model::pipeline::{mel_dataset, plugin_search, SplitSpec};
 use auscult::model::tasks::{self, Task};
-use auscult::model::training::{self, predict_dataset, TrainConfig};
+use auscult::model::training::{self, predict_dataset, Selection, TrainConfig};
 use burn::module::Module;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -55,6 +55,12 @@ pub struct TrainArgs {
     /// the cost per input grows with the square of the widths.
     #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
     channels: Vec<usize>,
+    /// Global pooling: mean, or mean-std (each channel's mean and spread over time).
+    #[arg(long, default_value = "mean", value_parser = Pooling::NAMES)]
+    pooling: String,
+    /// What picks the epoch kept: the validation balanced accuracy or loss.
+    #[arg(long, default_value = "balanced-accuracy", value_parser = Selection::NAMES)]
+    select: String,
 }
 
 fn load_task(name: &str, data: &Path) -> anyhow::Result<(Task, Corpus)> {
@@ -124,7 +130,8 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         "--channels needs widths between 1 and 1024, got {:?}",
         args.channels
     );
-    let cnn = CnnConfig::new(corpus.classes.len()).with_channels(args.channels.clone());
+    let pooling = Pooling::parse(&args.pooling).context("--pooling")?;
+    let cnn = CnnConfig::new(corpus.classes.len()).with_channels(args.channels.clone()).with_pooling(pooling);
     let config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch,
@@ -132,12 +139,13 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         max_steps: args.max_steps,
         patience: args.patience,
         weight_power: task.weight_power,
+        select: Selection::parse(&args.select).context("--select")?,
         ..TrainConfig::default()
     };
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let log_path = args.out.join("training-log.csv");
     let mut log_file = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
-    writeln!(log_file, "epoch,train_loss,validation_balanced_accuracy,seconds")?;
+    writeln!(log_file, "epoch,train_loss,validation_loss,validation_balanced_accuracy,seconds")?;
     let steps_per_epoch = train_set.len().div_ceil(args.batch);
     let progress = bar(args.epochs * steps_per_epoch, "training");
     let device = default_device();
@@ -148,11 +156,15 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         training::TrainData { train: &train_set, validation: &val_set, classes: &corpus.classes },
         &device,
         |e| {
-            let _ = writeln!(log_file, "{},{:.5},{:.4},{:.1}", e.epoch, e.train_loss, e.validation_balanced_accuracy, e.seconds);
+            let _ = writeln!(
+                log_file,
+                "{},{:.5},{:.5},{:.4},{:.1}",
+                e.epoch, e.train_loss, e.validation_loss, e.validation_balanced_accuracy, e.seconds
+            );
             progress.suspend(|| {
                 eprintln!(
-                    "epoch {:>3}  loss {:.4}  validation balanced accuracy {:.3}  ({:.0} s)",
-                    e.epoch, e.train_loss, e.validation_balanced_accuracy, e.seconds
+                    "epoch {:>3}  loss {:.4}  validation loss {:.4}, balanced accuracy {:.3}  ({:.0} s)",
+                    e.epoch, e.train_loss, e.validation_loss, e.validation_balanced_accuracy, e.seconds
                 )
             });
         },
@@ -176,7 +188,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let name = args.out.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned());
     let data_name = args.data.file_name().map_or("data".into(), |n| n.to_string_lossy().into_owned());
     let command = format!(
-        "auscult train --task {} --data DIR/{data_name} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {}{}",
+        "auscult train --task {} --data DIR/{data_name} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}",
         task.name,
         args.out.display(),
         args.epochs,
@@ -185,6 +197,8 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         args.fold,
         args.seed,
         args.channels.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+        args.pooling,
+        args.select,
         if args.official_split { " --official-split" } else { "" }
     );
     let card = ModelCard {
@@ -194,7 +208,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         weights: "model.bpk".into(),
         sha256: card::sha256_hex(&bytes),
         parameters: trained.model.num_params(),
-        architecture: Architecture { channels: cnn.channels.clone(), dropout: cnn.dropout },
+        architecture: Architecture { channels: cnn.channels.clone(), dropout: cnn.dropout, pooling: cnn.pooling },
         features: task.features.clone(),
         normalization: Normalization { mean, std, per_example: task.per_example_norm },
         chain: task.chain.map(String::from),
@@ -249,6 +263,9 @@ pub struct EvalArgs {
     /// patient's recordings).
     #[arg(long)]
     per_recording: bool,
+    /// Also write each example's truth and probabilities (as scored) as CSV.
+    #[arg(long, value_name = "OUT.csv")]
+    predictions: Option<PathBuf>,
 }
 
 pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
@@ -285,6 +302,9 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
     }
+    if let Some(path) = &args.predictions {
+        write_predictions(path, &corpus, &indices, &probs).with_context(|| format!("writing {}", path.display()))?;
+    }
     std::fs::create_dir_all(&args.plots).with_context(|| format!("creating {}", args.plots.display()))?;
     let title = format!("{} on {} (--split {}, n = {})", card.name, corpus.name, args.split, report.n);
     let confusion = args.plots.join(format!("{}-confusion.svg", card.name));
@@ -293,6 +313,23 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     auscult::plots::roc_svg(&report, &truth, &probs, &title, &roc)?;
     println!("figures: {}, {}", confusion.display(), roc.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// One row per example: its file, patient, span, true class and the
+/// probabilities it was scored with.
+fn write_predictions(path: &Path, corpus: &Corpus, indices: &[usize], probs: &[Vec<f32>]) -> anyhow::Result<()> {
+    let mut csv = csv::Writer::from_path(path)?;
+    let header = ["file", "patient", "start_s", "end_s", "truth"].into_iter().chain(corpus.classes.iter().map(String::as_str));
+    csv.write_record(header)?;
+    for (&i, p) in indices.iter().zip(probs) {
+        let e = &corpus.examples[i];
+        let (start, end) = e.span.map_or((String::new(), String::new()), |(s, e)| (format!("{s:.3}"), format!("{e:.3}")));
+        let mut record = vec![e.path.display().to_string(), e.patient.clone(), start, end, corpus.classes[e.label].clone()];
+        record.extend(p.iter().map(|v| format!("{v:.6}")));
+        csv.write_record(&record)?;
+    }
+    csv.flush()?;
+    Ok(())
 }
 
 #[derive(clap::Args, Debug)]
@@ -347,11 +384,15 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "{}", serde_json::to_string_pretty(&items)?)?;
         }
         "csv" => {
-            writeln!(out, "file,start_s,end_s,prediction,{}", classes.join(","))?;
+            // File names hold commas (KAUH's do): the writer quotes them.
+            let mut csv = csv::Writer::from_writer(out);
+            csv.write_record(["file", "start_s", "end_s", "prediction"].into_iter().chain(classes.iter().map(String::as_str)))?;
             for (f, s, e, p) in &rows {
-                let probs: Vec<String> = p.iter().map(|v| format!("{v:.4}")).collect();
-                writeln!(out, "{f},{s:.3},{e:.3},{},{}", classes[metrics::argmax(p)], probs.join(","))?;
+                let mut record = vec![f.clone(), format!("{s:.3}"), format!("{e:.3}"), classes[metrics::argmax(p)].clone()];
+                record.extend(p.iter().map(|v| format!("{v:.4}")));
+                csv.write_record(&record)?;
             }
+            csv.flush()?;
         }
         _ => {
             for (f, s, e, p) in &rows {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::features::FeatureConfig;
+use super::model::Pooling;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +38,9 @@ pub struct ModelCard {
 pub struct Architecture {
     pub channels: Vec<usize>,
     pub dropout: f64,
+    /// Cards written before the choice existed pooled by the mean.
+    #[serde(default)]
+    pub pooling: Pooling,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -58,15 +58,17 @@ impl Classifier {
         let mut model = CnnConfig::new(card.classes.len())
             .with_channels(card.architecture.channels.clone())
             .with_dropout(card.architecture.dropout)
+            .with_pooling(card.architecture.pooling)
             .init(&device);
         let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)));
         let weights = card.weights_path(card_path);
         let misfit = |detail: String| CardError::Shape {
             path: weights.clone(),
             reason: format!(
-                "the weights do not fit the card's architecture ({} classes, channels {:?}): {detail}",
+                "the weights do not fit the card's architecture ({} classes, channels {:?}, pooling {:?}): {detail}",
                 card.classes.len(),
-                card.architecture.channels
+                card.architecture.channels,
+                card.architecture.pooling
             ),
         };
         let result = model.load_from(&mut store).map_err(|e| misfit(e.to_string()))?;

@@ -1,5 +1,6 @@
 //! The CNN: a compact stack of conv blocks over a log-mel spectrogram,
-//! global average pooling and one linear layer. Well under a million
+//! global pooling (the average, or the mean and spread over time) and one
+//! linear layer. Well under a million
 //! parameters (about 100k with the default widths, 25k at half of them), so
 //! it trains on a CPU; `cargo bench --bench model` times it per input.
 
@@ -9,6 +10,40 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// How the last block's feature map becomes one vector per input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pooling {
+    /// Global average over frequency and time.
+    #[default]
+    Mean,
+    /// Mean over frequency, then the mean and standard deviation of each
+    /// channel over time (statistics pooling, as in x-vectors): how much a
+    /// feature comes and goes, which an average alone cannot say.
+    MeanStd,
+}
+
+impl Pooling {
+    pub const NAMES: [&'static str; 2] = ["mean", "mean-std"];
+
+    pub fn parse(name: &str) -> Option<Pooling> {
+        match name {
+            "mean" => Some(Pooling::Mean),
+            "mean-std" => Some(Pooling::MeanStd),
+            _ => None,
+        }
+    }
+
+    /// Features per channel after pooling.
+    fn width(self) -> usize {
+        match self {
+            Pooling::Mean => 1,
+            Pooling::MeanStd => 2,
+        }
+    }
+}
 
 #[derive(Config, Debug)]
 pub struct CnnConfig {
@@ -18,6 +53,8 @@ pub struct CnnConfig {
     pub channels: Vec<usize>,
     #[config(default = 0.3)]
     pub dropout: f64,
+    #[config(default = "Pooling::Mean")]
+    pub pooling: Pooling,
 }
 
 /// conv 3×3 → batch norm → ReLU → max-pool 2×2.
@@ -48,6 +85,8 @@ impl ConvBlock {
 pub struct Cnn {
     blocks: Vec<ConvBlock>,
     pool: AdaptiveAvgPool2d,
+    #[module(skip)]
+    pooling: Pooling,
     dropout: Dropout,
     head: Linear,
 }
@@ -63,8 +102,9 @@ impl CnnConfig {
         Cnn {
             blocks,
             pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            pooling: self.pooling,
             dropout: DropoutConfig::new(self.dropout).init(),
-            head: LinearConfig::new(input, self.num_classes).init(device),
+            head: LinearConfig::new(input * self.pooling.width(), self.num_classes).init(device),
         }
     }
 }
@@ -76,9 +116,16 @@ impl Cnn {
         for block in &self.blocks {
             x = block.forward(x);
         }
-        let x = self.pool.forward(x);
-        let [batch, channels, _, _] = x.dims();
-        let x = x.reshape([batch, channels]);
+        let [batch, channels, _, frames] = x.dims();
+        let x = match self.pooling {
+            Pooling::Mean => self.pool.forward(x).reshape([batch, channels]),
+            Pooling::MeanStd => {
+                let x: Tensor<3> = x.mean_dim(2).reshape([batch, channels, frames]);
+                let mean = x.clone().mean_dim(2);
+                let var = (x - mean.clone()).powi_scalar(2).mean_dim(2);
+                Tensor::cat(vec![mean, (var + 1e-5).sqrt()], 1).reshape([batch, 2 * channels])
+            }
+        };
         self.head.forward(self.dropout.forward(x))
     }
 }

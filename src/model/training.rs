@@ -28,6 +28,32 @@ pub struct TrainConfig {
     pub max_steps: Option<usize>,
     /// Class-weight exponent (see `MelDataset::class_weights`).
     pub weight_power: f32,
+    /// What picks the epoch whose model is kept.
+    pub select: Selection,
+}
+
+/// The validation figure that picks the epoch to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Selection {
+    /// Highest balanced accuracy: what the model is judged on, but a step
+    /// function of a few validation patients.
+    #[default]
+    BalancedAccuracy,
+    /// Lowest class-weighted cross-entropy: moves with every probability,
+    /// so it is steadier on a small validation set.
+    Loss,
+}
+
+impl Selection {
+    pub const NAMES: [&'static str; 2] = ["balanced-accuracy", "loss"];
+
+    pub fn parse(name: &str) -> Option<Selection> {
+        match name {
+            "balanced-accuracy" => Some(Selection::BalancedAccuracy),
+            "loss" => Some(Selection::Loss),
+            _ => None,
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -41,6 +67,7 @@ impl Default for TrainConfig {
             augment: Some(Augment::default()),
             max_steps: None,
             weight_power: 1.0,
+            select: Selection::default(),
         }
     }
 }
@@ -50,6 +77,8 @@ impl Default for TrainConfig {
 pub struct EpochLog {
     pub epoch: usize,
     pub train_loss: f64,
+    /// Class-weighted cross-entropy of the validation predictions.
+    pub validation_loss: f64,
     pub validation_balanced_accuracy: f64,
     pub seconds: f64,
 }
@@ -84,12 +113,16 @@ pub fn train(
     let mut model = cnn.init(&autodiff);
     let mut optimizer = AdamConfig::new().init();
     let weights = train.class_weights(classes.len(), config.weight_power);
-    let loss_fn = CrossEntropyLossConfig::new().with_weights(Some(weights)).init(&autodiff);
+    let loss_fn = CrossEntropyLossConfig::new().with_weights(Some(weights.clone())).init(&autodiff);
     let mut rng = SmallRng::seed_from_u64(config.seed);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut best: Option<(f64, usize, Cnn)> = None;
     let mut log = Vec::new();
     let mut steps = 0usize;
+    let epoch_log = |model: &Cnn, epoch: usize, train_loss: f64, started: std::time::Instant| {
+        let (validation_loss, validation_balanced_accuracy) = validate(model, batcher, validation, classes, &weights);
+        EpochLog { epoch, train_loss, validation_loss, validation_balanced_accuracy, seconds: started.elapsed().as_secs_f64() }
+    };
     'epochs: for epoch in 1..=config.epochs {
         let started = std::time::Instant::now();
         order.shuffle(&mut rng);
@@ -107,15 +140,18 @@ pub fn train(
             steps += 1;
             on_step(steps, value);
             if config.max_steps.is_some_and(|m| steps >= m) {
-                let entry = evaluate_epoch(&model, batcher, validation, classes, epoch, loss_sum / batches as f64, started);
+                let entry = epoch_log(&model, epoch, loss_sum / batches as f64, started);
                 on_epoch(&entry);
                 log.push(entry);
                 break 'epochs;
             }
         }
-        let entry = evaluate_epoch(&model, batcher, validation, classes, epoch, loss_sum / batches.max(1) as f64, started);
+        let entry = epoch_log(&model, epoch, loss_sum / batches.max(1) as f64, started);
         on_epoch(&entry);
-        let score = entry.validation_balanced_accuracy;
+        let score = match config.select {
+            Selection::BalancedAccuracy => entry.validation_balanced_accuracy,
+            Selection::Loss => -entry.validation_loss,
+        };
         log.push(entry);
         if best.as_ref().is_none_or(|(b, _, _)| score > *b) {
             best = Some((score, epoch, model.valid()));
@@ -130,19 +166,23 @@ pub fn train(
     Trained { model, log, best_epoch }
 }
 
-fn evaluate_epoch(
-    model: &Cnn,
-    batcher: &MelBatcher,
-    validation: &MelDataset,
-    classes: &[String],
-    epoch: usize,
-    train_loss: f64,
-    started: std::time::Instant,
-) -> EpochLog {
-    let valid = model.valid();
-    let (truth, probs) = predict_dataset(&valid, batcher, validation);
-    let score = if truth.is_empty() { 0.0 } else { metrics::report(classes, &truth, &probs, false).balanced_accuracy };
-    EpochLog { epoch, train_loss, validation_balanced_accuracy: score, seconds: started.elapsed().as_secs_f64() }
+/// The validation set's class-weighted loss and balanced accuracy.
+fn validate(model: &Cnn, batcher: &MelBatcher, validation: &MelDataset, classes: &[String], weights: &[f32]) -> (f64, f64) {
+    let (truth, probs) = predict_dataset(&model.valid(), batcher, validation);
+    let balanced_accuracy = if truth.is_empty() { 0.0 } else { metrics::report(classes, &truth, &probs, false).balanced_accuracy };
+    (weighted_cross_entropy(&truth, &probs, weights), balanced_accuracy)
+}
+
+/// Cross-entropy of probabilities weighted per true class and normalised by
+/// the weights, as Burn's weighted loss is (0 for no examples).
+fn weighted_cross_entropy(truth: &[usize], probs: &[Vec<f32>], weights: &[f32]) -> f64 {
+    let (mut sum, mut total) = (0.0f64, 0.0f64);
+    for (&label, p) in truth.iter().zip(probs) {
+        let w = f64::from(weights.get(label).copied().unwrap_or(1.0));
+        sum += -w * f64::from(p[label]).max(1e-7).ln();
+        total += w;
+    }
+    if total > 0.0 { sum / total } else { 0.0 }
 }
 
 /// Labels and probabilities for every example (no augmentation; each the
