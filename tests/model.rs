@@ -10,7 +10,7 @@ use std::path::Path;
 
 use auscult::datasets::heart::HeartFolders;
 use auscult::datasets::icbhi::{Icbhi, IcbhiTask};
-use auscult::datasets::kauh::Kauh;
+use auscult::datasets::kauh::{Kauh, KauhSounds};
 use auscult::datasets::{split, Corpus, DatasetLoader};
 use auscult::model::card::{self, Architecture, ModelCard, Normalization, Training};
 use auscult::model::data::{MelBatcher, MelDataset};
@@ -32,8 +32,16 @@ fn loaders_read_the_real_datasets_and_folds_keep_patients_apart() {
     assert_eq!(kauh.examples.len(), 270);
     assert_eq!(kauh.patients().len(), 90, "three filter modes per patient share one id");
     assert!(kauh.class_counts().iter().all(|&c| c > 0), "{:?}", kauh.class_counts());
+    // The same recordings by sound type, in the cycle classes: all but the
+    // one patient whose only finding is bronchial breathing.
+    let sounds = KauhSounds.load(&data.join("kauh")).unwrap();
+    assert_eq!(sounds.classes, auscult::datasets::icbhi::CYCLE_CLASSES);
+    assert_eq!((sounds.examples.len(), sounds.patients().len(), sounds.warnings.len()), (267, 89, 3));
+    assert!(sounds.warnings.iter().all(|w| w.contains("Bronchial")), "{:?}", sounds.warnings);
+    assert!(sounds.class_counts().iter().all(|&c| c > 0), "{:?}", sounds.class_counts());
     let cycles = Icbhi { task: IcbhiTask::Cycles }.load(&data.join("icbhi")).unwrap();
     assert_eq!(cycles.patients().len(), 11);
+    assert!(sounds.patients().iter().all(|p| !cycles.patients().contains(p)), "KAUH and ICBHI patient ids collide");
     assert!(cycles.examples.len() > 400 && cycles.class_counts()[0] > cycles.class_counts()[3]);
     for corpus in [&heart, &kauh, &cycles] {
         for fold in 0..5 {
@@ -254,6 +262,40 @@ fn analyze_prints_a_prediction_with_probabilities_per_file() {
         assert!((sum - 1.0).abs() < 1e-4, "{row}");
         assert!(probs.contains_key(row["prediction"].as_str().unwrap()));
     }
+}
+
+#[test]
+fn extra_training_data_joins_the_training_side_only() {
+    let Some(data) = common::shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let train = |task: &str, data_dir: &str, out: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
+            .args(["train", "--task", task, "--epochs", "1", "--max-steps", "1", "--folds", "5", "--fold", "0", "--channels", "4,8", "--data"])
+            .arg(data.join(data_dir))
+            .arg("--extra-train")
+            .arg(data.join("kauh"))
+            .arg("--out")
+            .arg(out)
+            .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+            .output()
+            .unwrap()
+    };
+    let out = train("heart", "heart-yaseen2018", &dir.path().join("heart"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("--extra-train") && stderr.contains("heart"), "{stderr}");
+
+    let out = train("lung-cycles", "icbhi", &dir.path().join("cycles"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let card = ModelCard::load(&dir.path().join("cycles/card.toml")).unwrap();
+    // Validation and test are what the ICBHI split alone gives, so `eval
+    // --split test` scores the same patients; the 267 KAUH recordings are
+    // all on the training side.
+    let cycles = Icbhi { task: IcbhiTask::Cycles }.load(&data.join("icbhi")).unwrap();
+    let s = split::patient_kfold(&cycles, 5, 0, 1);
+    let v = split::validation_from_train(&cycles, &s.train, 0.15, 1);
+    let t = &card.training;
+    assert_eq!((t.train_examples, t.validation_examples, t.test_examples), (v.train.len() + 267, v.test.len(), s.test.len()));
+    assert!(t.data.contains("kauh") && t.command.contains("--extra-train DIR/kauh"), "{t:?}");
 }
 
 #[test]

@@ -41,6 +41,10 @@ pub struct TrainArgs {
     /// Use the official ICBHI split instead (lung-cycles).
     #[arg(long)]
     official_split: bool,
+    /// Another set to train on as well, never validated or tested on
+    /// (lung-cycles: a KAUH directory, labelled by its sound types).
+    #[arg(long, value_name = "DIR")]
+    extra_train: Option<PathBuf>,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     #[arg(long, default_value_t = 32)]
@@ -80,6 +84,11 @@ fn patient_means(probs: &[Vec<f32>], corpus: &Corpus, indices: &[usize]) -> Vec<
     metrics::mean_by_group(probs, &patients)
 }
 
+/// A data directory's last component, as cards and commands name it.
+fn dir_name(dir: &Path) -> String {
+    dir.file_name().map_or("data".into(), |n| n.to_string_lossy().into_owned())
+}
+
 fn bar(len: usize, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len as u64);
     bar.set_style(
@@ -90,11 +99,30 @@ fn bar(len: usize, what: &str) -> ProgressBar {
 }
 
 pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
-    let (task, corpus) = load_task(&args.task, &args.data)?;
+    let (task, mut corpus) = load_task(&args.task, &args.data)?;
     let spec = if args.official_split { SplitSpec::IcbhiOfficial } else { SplitSpec::PatientFold { k: args.folds, fold: args.fold, seed: args.seed } };
     let split = spec.apply(&corpus, &args.data)?;
     anyhow::ensure!(split.shared_patients(&corpus).is_empty(), "split leaks patients: {:?}", split.shared_patients(&corpus));
-    let inner = validation_from_train(&corpus, &split.train, 0.15, args.seed);
+    let mut inner = validation_from_train(&corpus, &split.train, 0.15, args.seed);
+    // The split and the validation carve are the primary set's alone, so
+    // `eval --split test` finds the same held-out patients without it.
+    let mut data_name = dir_name(&args.data);
+    if let Some(dir) = &args.extra_train {
+        let loader = task.extra.as_ref().with_context(|| format!("--extra-train: task {} takes no extra training set", task.name))?;
+        let extra = loader.load(dir)?;
+        for w in &extra.warnings {
+            eprintln!("auscult: warning: {w}");
+        }
+        anyhow::ensure!(extra.classes == corpus.classes, "{}: classes {:?}, not the task's {:?}", dir.display(), extra.classes, corpus.classes);
+        let known = corpus.patients();
+        let clash: Vec<&String> = extra.examples.iter().map(|e| &e.patient).filter(|p| known.contains(p)).collect();
+        anyhow::ensure!(clash.is_empty(), "{}: patients also in {}: {clash:?}", dir.display(), args.data.display());
+        eprintln!("{}: {} training examples of {} patients, classes {:?}", dir.display(), extra.examples.len(), extra.patients().len(), extra.class_counts());
+        let start = corpus.examples.len();
+        corpus.examples.extend(extra.examples);
+        inner.train.extend(start..corpus.examples.len());
+        data_name = format!("{data_name} + {} ({}, training only)", dir_name(dir), extra.name);
+    }
     eprintln!(
         "{}: {} examples of {} patients, classes {:?} {:?}; train {} / validation {} / test {} ({})",
         corpus.name,
@@ -186,10 +214,11 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let weights = args.out.join("model.bpk");
     auscult::model::card::write_private(&weights, &bytes).with_context(|| format!("writing {}", weights.display()))?;
     let name = args.out.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned());
-    let data_name = args.data.file_name().map_or("data".into(), |n| n.to_string_lossy().into_owned());
+    let data_dir = dir_name(&args.data);
     let command = format!(
-        "auscult train --task {} --data DIR/{data_name} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}",
+        "auscult train --task {} --data DIR/{data_dir}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}",
         task.name,
+        args.extra_train.as_ref().map_or(String::new(), |d| format!(" --extra-train DIR/{}", dir_name(d))),
         args.out.display(),
         args.epochs,
         args.patience,
@@ -232,7 +261,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             icbhi_score: r.icbhi.as_ref().map(|i| i.icbhi_score),
             sensitivity: r.icbhi.as_ref().map(|i| i.sensitivity),
             specificity: r.icbhi.as_ref().map(|i| i.specificity),
-            command: format!("auscult eval --model {}/card.toml --data DIR/{data_name} --split test", args.out.display()),
+            command: format!("auscult eval --model {}/card.toml --data DIR/{data_dir} --split test", args.out.display()),
         }),
     };
     let card_path = args.out.join("card.toml");

@@ -12,6 +12,30 @@ pub const CLASSES: [&str; 6] = ["normal", "asthma", "heart failure", "copd", "pn
 
 pub struct Kauh;
 
+/// The KAUH recordings labelled by the sound heard rather than the
+/// diagnosis, in the ICBHI cycle classes (normal, crackle, wheeze, both):
+/// more patients for the cycle model to learn crackles and wheezes from.
+/// A recording whose only finding is bronchial breathing has no such class
+/// and is left out. Labels are per recording, not per cycle.
+pub struct KauhSounds;
+
+/// The ICBHI cycle class (index into `icbhi::CYCLE_CLASSES`) of a KAUH
+/// sound-type field (`N`, `E W`, `Crep`, `I C E W`, `I C B`, ...), or `None`
+/// where it names neither crackles, wheezes nor normal breathing.
+pub fn sound_class(field: &str) -> Option<usize> {
+    let tokens: Vec<String> = field.split_whitespace().map(str::to_ascii_lowercase).collect();
+    let has = |names: &[&str]| tokens.iter().any(|t| names.contains(&t.as_str()));
+    let crackles = has(&["c", "crep", "crepitations", "crackles"]);
+    let wheezes = has(&["w", "wheeze", "wheezes"]);
+    match (crackles, wheezes) {
+        (true, true) => Some(3),
+        (true, false) => Some(1),
+        (false, true) => Some(2),
+        (false, false) if has(&["n", "normal"]) => Some(0),
+        _ => None,
+    }
+}
+
 /// What a KAUH file name says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KauhName {
@@ -74,9 +98,67 @@ impl DatasetLoader for Kauh {
     }
 }
 
+fn audio_dir(dir: &Path) -> std::path::PathBuf {
+    if dir.join("audio").is_dir() {
+        dir.join("audio")
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+impl DatasetLoader for KauhSounds {
+    fn name(&self) -> &'static str {
+        "kauh-sounds"
+    }
+
+    fn load(&self, dir: &Path) -> Result<Corpus, DatasetError> {
+        let mut corpus = Corpus {
+            name: self.name().into(),
+            classes: super::icbhi::CYCLE_CLASSES.iter().map(|s| s.to_string()).collect(),
+            examples: Vec::new(),
+            warnings: Vec::new(),
+        };
+        for path in wav_files(&audio_dir(dir))? {
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let class = parse_name(&stem).and_then(|name| Some((name.patient, sound_class(stem.split(',').nth(1)?)?)));
+            match class {
+                // Prefixed: KAUH's P1 is not ICBHI's 101.
+                Some((patient, label)) => corpus.examples.push(Example { path, patient: format!("KAUH-{patient}"), label, span: None }),
+                None => corpus.warnings.push(format!("{}: no crackle, wheeze or normal sound type in the name, skipped", path.display())),
+            }
+        }
+        if corpus.examples.is_empty() {
+            return Err(DatasetError::Layout {
+                path: dir.into(),
+                reason: "no KAUH recordings with a sound type (audio/*.wav named like BP1_Asthma,I E W,...)".into(),
+            });
+        }
+        Ok(corpus)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sound_types_map_to_cycle_classes() {
+        let cases = [
+            ("N", Some(0)),
+            ("E W", Some(2)),
+            ("I E W", Some(2)),
+            ("Crep", Some(1)),
+            ("C", Some(1)),
+            ("I C", Some(1)),
+            ("I C E W", Some(3)),
+            ("I C B", Some(1)),
+            ("Bronchial", None),
+            ("", None),
+        ];
+        for (field, class) in cases {
+            assert_eq!(sound_class(field), class, "{field:?}");
+        }
+    }
 
     #[test]
     fn inconsistent_spellings_normalise() {

@@ -4,7 +4,7 @@
 use crate::datasets::folder::ClassFolders;
 use crate::datasets::heart::HeartFolders;
 use crate::datasets::icbhi::{Icbhi, IcbhiTask};
-use crate::datasets::kauh::Kauh;
+use crate::datasets::kauh::{Kauh, KauhSounds};
 use crate::datasets::DatasetLoader;
 
 use super::features::FeatureConfig;
@@ -27,6 +27,9 @@ pub struct Task {
     /// The label is the patient's diagnosis: `eval` scores each recording
     /// with the mean over that patient's recordings (unless `--per-recording`).
     pub per_patient: bool,
+    /// Reads another set in this task's classes, for `train --extra-train`:
+    /// training examples only, never validation or test.
+    pub extra: Option<Box<dyn DatasetLoader>>,
 }
 
 const LUNG_CHAIN: &str = "# Lung sounds: 100-1800 Hz band-pass (works from 4 kHz up).\n[[chain]]\nplugin = \"bandpass\"\nparams = { low_hz = 100.0, high_hz = 1800.0, order = 4 }\n";
@@ -47,6 +50,7 @@ pub fn task(name: &str) -> Option<Task> {
             per_example_norm: true,
             weight_power: 0.5,
             per_patient: false,
+            extra: Some(Box::new(KauhSounds)),
         },
         "icbhi-diagnosis" => Task {
             name: "icbhi-diagnosis",
@@ -58,6 +62,7 @@ pub fn task(name: &str) -> Option<Task> {
             per_example_norm: false,
             weight_power: 1.0,
             per_patient: true,
+            extra: None,
         },
         "lung-diagnosis" => Task {
             name: "lung-diagnosis",
@@ -69,6 +74,7 @@ pub fn task(name: &str) -> Option<Task> {
             per_example_norm: true,
             weight_power: 0.5,
             per_patient: true,
+            extra: None,
         },
         "heart" => Task {
             name: "heart",
@@ -80,6 +86,7 @@ pub fn task(name: &str) -> Option<Task> {
             per_example_norm: false,
             weight_power: 1.0,
             per_patient: false,
+            extra: None,
         },
         "folder" => Task {
             name: "folder",
@@ -91,6 +98,7 @@ pub fn task(name: &str) -> Option<Task> {
             per_example_norm: false,
             weight_power: 1.0,
             per_patient: false,
+            extra: None,
         },
         _ => return None,
     })
