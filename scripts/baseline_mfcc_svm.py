@@ -5,7 +5,9 @@ MFCC (20 coefficients; mean and std, plus the std of their deltas) and an
 RBF SVM with balanced class weights, scored with patient-disjoint 5-fold
 cross-validation (grouped by patient; the heart set has no patient ids, so
 each recording is its own group). Prints balanced accuracy per task, and
-the ICBHI score for the cycle task.
+the ICBHI score for the cycle task, which is scored twice: trained on the
+ICBHI folds alone, and with the KAUH recordings (labelled by sound type,
+as `auscult train --extra-train` does) added to every training fold.
 
     python3 -m venv .venv && .venv/bin/pip install librosa scikit-learn
     .venv/bin/python scripts/baseline_mfcc_svm.py ../shared/data
@@ -65,6 +67,27 @@ def kauh(data):
     return np.array(X), np.array(y), np.array(g)
 
 
+def kauh_sound_class(field):
+    """The ICBHI cycle class of a KAUH sound-type field, as the Rust loader."""
+    tokens = field.lower().split()
+    crackles = any(t in ("c", "crep", "crepitations", "crackles") for t in tokens)
+    wheezes = any(t in ("w", "wheeze", "wheezes") for t in tokens)
+    if crackles or wheezes:
+        return int(crackles) + 2 * int(wheezes)
+    return 0 if any(t in ("n", "normal") for t in tokens) else None
+
+
+def kauh_sounds(data):
+    X, y = [], []
+    for f in sorted(glob.glob(os.path.join(data, "kauh", "audio", "*.wav"))):
+        fields = os.path.basename(f)[:-4].split(",")
+        label = kauh_sound_class(fields[1]) if len(fields) > 1 else None
+        if label is not None:
+            X.append(mfcc_features(load(f)))
+            y.append(label)
+    return np.array(X), np.array(y)
+
+
 def icbhi(data):
     X, y, g = [], [], []
     for txt in sorted(glob.glob(os.path.join(data, "icbhi", "audio_and_txt_files", "*.txt"))):
@@ -90,13 +113,16 @@ def icbhi_score(y, p):
     return sp, se, (sp + se) / 2
 
 
-def evaluate(name, X, y, g, icbhi_task=False):
+def evaluate(name, X, y, g, icbhi_task=False, extra=None):
     folds = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=1)
     preds = np.zeros_like(y)
     for train, test in folds.split(X, y, g):
         assert not set(g[train]) & set(g[test]), "patient leak"
         model = make_pipeline(StandardScaler(), SVC(kernel="rbf", class_weight="balanced"))
-        model.fit(X[train], y[train])
+        if extra is None:
+            model.fit(X[train], y[train])
+        else:
+            model.fit(np.concatenate([X[train], extra[0]]), np.concatenate([y[train], extra[1]]))
         preds[test] = model.predict(X[test])
     line = f"{name:<16} n={len(y):<5} balanced accuracy {balanced_accuracy_score(y, preds):.3f}"
     if icbhi_task:
@@ -110,7 +136,9 @@ def main():
     data = sys.argv[1] if len(sys.argv) > 1 else "../shared/data"
     evaluate("heart", *heart(data))
     evaluate("lung-diagnosis", *kauh(data))
-    evaluate("lung-cycles", *icbhi(data), icbhi_task=True)
+    cycles = icbhi(data)
+    evaluate("lung-cycles", *cycles, icbhi_task=True)
+    evaluate("lung-cycles+kauh", *cycles, icbhi_task=True, extra=kauh_sounds(data))
 
 
 if __name__ == "__main__":

@@ -49,6 +49,8 @@ impl MelDataset {
 
     /// Class weights `(total / (classes · count))^power`: 1 is inverse
     /// frequency, 0.5 tempers it for classes with a handful of examples.
+    /// A class with no training example gets 1: no loss term carries it,
+    /// and Burn refuses a weight of 0 (a small fold can lack a rare class).
     pub fn class_weights(&self, classes: usize, power: f32) -> Vec<f32> {
         let mut counts = vec![0usize; classes];
         for e in &self.examples {
@@ -56,7 +58,7 @@ impl MelDataset {
         }
         let present = counts.iter().filter(|&&c| c > 0).count().max(1) as f32;
         let total = self.examples.len().max(1) as f32;
-        counts.iter().map(|&c| if c > 0 { (total / (present * c as f32)).powf(power) } else { 0.0 }).collect()
+        counts.iter().map(|&c| if c > 0 { (total / (present * c as f32)).powf(power) } else { 1.0 }).collect()
     }
 }
 
@@ -177,5 +179,22 @@ impl MelBatcher {
         let x = Tensor::<4>::from_data(TensorData::new(data, [indices.len(), 1, self.n_mels, self.frames]), device);
         let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [indices.len()]), device);
         (x, y)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_class_missing_from_a_fold_still_gets_a_positive_weight() {
+        let example = |label| MelExample { mel: LogMel { n_mels: 1, data: vec![0.0] }, label };
+        let set = MelDataset { examples: vec![example(0), example(0), example(0), example(1)] };
+        let weights = set.class_weights(4, 0.5);
+        assert!(weights.iter().all(|&w| w > 0.0), "{weights:?}");
+        assert!(weights[1] > weights[0], "the rarer present class weighs more: {weights:?}");
+        // What the trainer does with them: Burn panics on a weight of 0.
+        let device = super::super::inference::default_device();
+        let _ = burn::nn::loss::CrossEntropyLossConfig::new().with_weights(Some(weights)).init(&device);
     }
 }
