@@ -60,11 +60,11 @@ pub struct TrainArgs {
     #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
     channels: Vec<usize>,
     /// Global pooling: mean, or mean-std (each channel's mean and spread over time).
-    #[arg(long, default_value = "mean", value_parser = Pooling::NAMES)]
-    pooling: String,
+    #[arg(long, value_enum, default_value_t = Pooling::Mean)]
+    pooling: Pooling,
     /// What picks the epoch kept: the validation balanced accuracy or loss.
-    #[arg(long, default_value = "balanced-accuracy", value_parser = Selection::NAMES)]
-    select: String,
+    #[arg(long, value_enum, default_value_t = Selection::BalancedAccuracy)]
+    select: Selection,
 }
 
 fn load_task(name: &str, data: &Path) -> anyhow::Result<(Task, Corpus)> {
@@ -89,6 +89,11 @@ fn dir_name(dir: &Path) -> String {
     dir.file_name().map_or("data".into(), |n| n.to_string_lossy().into_owned())
 }
 
+/// How clap spells a value on the command line.
+fn value_name(value: impl clap::ValueEnum) -> String {
+    value.to_possible_value().map_or_else(String::new, |v| v.get_name().to_string())
+}
+
 fn bar(len: usize, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len as u64);
     bar.set_style(
@@ -106,7 +111,8 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let mut inner = validation_from_train(&corpus, &split.train, 0.15, args.seed);
     // The split and the validation carve are the primary set's alone, so
     // `eval --split test` finds the same held-out patients without it.
-    let mut data_name = dir_name(&args.data);
+    let data_dir = dir_name(&args.data);
+    let mut data_name = data_dir.clone();
     if let Some(dir) = &args.extra_train {
         let loader = task.extra.as_ref().with_context(|| format!("--extra-train: task {} takes no extra training set", task.name))?;
         let extra = loader.load(dir)?;
@@ -158,8 +164,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         "--channels needs widths between 1 and 1024, got {:?}",
         args.channels
     );
-    let pooling = Pooling::parse(&args.pooling).context("--pooling")?;
-    let cnn = CnnConfig::new(corpus.classes.len()).with_channels(args.channels.clone()).with_pooling(pooling);
+    let cnn = CnnConfig::new(corpus.classes.len()).with_channels(args.channels.clone()).with_pooling(args.pooling);
     let config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch,
@@ -167,7 +172,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         max_steps: args.max_steps,
         patience: args.patience,
         weight_power: task.weight_power,
-        select: Selection::parse(&args.select).context("--select")?,
+        select: args.select,
         ..TrainConfig::default()
     };
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
@@ -214,7 +219,6 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let weights = args.out.join("model.bpk");
     auscult::model::card::write_private(&weights, &bytes).with_context(|| format!("writing {}", weights.display()))?;
     let name = args.out.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned());
-    let data_dir = dir_name(&args.data);
     let command = format!(
         "auscult train --task {} --data DIR/{data_dir}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}",
         task.name,
@@ -226,8 +230,8 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         args.fold,
         args.seed,
         args.channels.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
-        args.pooling,
-        args.select,
+        value_name(args.pooling),
+        value_name(args.select),
         if args.official_split { " --official-split" } else { "" }
     );
     let card = ModelCard {

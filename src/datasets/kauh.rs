@@ -77,7 +77,7 @@ impl DatasetLoader for Kauh {
     }
 
     fn load(&self, dir: &Path) -> Result<Corpus, DatasetError> {
-        let audio = if dir.join("audio").is_dir() { dir.join("audio") } else { dir.to_path_buf() };
+        let audio = audio_dir(dir);
         let mut corpus = Corpus {
             name: self.name().into(),
             classes: CLASSES.iter().map(|s| s.to_string()).collect(),
@@ -98,12 +98,9 @@ impl DatasetLoader for Kauh {
     }
 }
 
+/// `DIR/audio` in the published layout, or `DIR` itself.
 fn audio_dir(dir: &Path) -> std::path::PathBuf {
-    if dir.join("audio").is_dir() {
-        dir.join("audio")
-    } else {
-        dir.to_path_buf()
-    }
+    if dir.join("audio").is_dir() { dir.join("audio") } else { dir.to_path_buf() }
 }
 
 impl DatasetLoader for KauhSounds {

@@ -13,7 +13,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// How the last block's feature map becomes one vector per input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Pooling {
     /// Global average over frequency and time.
@@ -26,16 +26,6 @@ pub enum Pooling {
 }
 
 impl Pooling {
-    pub const NAMES: [&'static str; 2] = ["mean", "mean-std"];
-
-    pub fn parse(name: &str) -> Option<Pooling> {
-        match name {
-            "mean" => Some(Pooling::Mean),
-            "mean-std" => Some(Pooling::MeanStd),
-            _ => None,
-        }
-    }
-
     /// Features per channel after pooling.
     fn width(self) -> usize {
         match self {

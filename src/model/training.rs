@@ -33,7 +33,7 @@ pub struct TrainConfig {
 }
 
 /// The validation figure that picks the epoch to keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Selection {
     /// Highest balanced accuracy: what the model is judged on, but a step
     /// function of a few validation patients.
@@ -44,17 +44,6 @@ pub enum Selection {
     Loss,
 }
 
-impl Selection {
-    pub const NAMES: [&'static str; 2] = ["balanced-accuracy", "loss"];
-
-    pub fn parse(name: &str) -> Option<Selection> {
-        match name {
-            "balanced-accuracy" => Some(Selection::BalancedAccuracy),
-            "loss" => Some(Selection::Loss),
-            _ => None,
-        }
-    }
-}
 
 impl Default for TrainConfig {
     fn default() -> Self {
