@@ -100,17 +100,56 @@ pub fn icbhi_official(corpus: &Corpus, split: &std::collections::HashMap<String,
 }
 
 /// Carves a validation set out of `train`, by patient (about `fraction` of
-/// them), for early stopping. Never touches the test side.
+/// the examples), for early stopping. Never touches the test side.
+///
+/// Patients are dealt as folds are; but where a few patients hold most of
+/// the examples (in the ICBHI subset two of eleven hold 62% of the cycles)
+/// that fold can swallow the training set, leaving the model a third of
+/// it. Then patients are taken in a seeded order, passing over any that
+/// would overshoot, until `fraction` of the examples is reached.
 pub fn validation_from_train(corpus: &Corpus, train: &[usize], fraction: f64, seed: u64) -> Split {
+    let fraction = fraction.clamp(0.05, 0.5);
     let sub = Corpus {
         name: corpus.name.clone(),
         classes: corpus.classes.clone(),
         examples: train.iter().map(|&i| corpus.examples[i].clone()).collect(),
         warnings: Vec::new(),
     };
-    let k = (1.0 / fraction.clamp(0.05, 0.5)).round() as usize;
+    let k = (1.0 / fraction).round() as usize;
     let inner = patient_kfold(&sub, k, 0, seed);
-    Split { train: inner.train.iter().map(|&j| train[j]).collect(), test: inner.test.iter().map(|&j| train[j]).collect() }
+    let limit = 2.0 * fraction * sub.examples.len() as f64;
+    let carve = if inner.test.len() as f64 <= limit { inner } else { carve_by_size(&sub, fraction, limit, seed) };
+    Split { train: carve.train.iter().map(|&j| train[j]).collect(), test: carve.test.iter().map(|&j| train[j]).collect() }
+}
+
+/// Whole patients, in a seeded order, until `fraction` of the examples,
+/// none that would take the carve past `limit`; the smallest patient if
+/// every one would.
+fn carve_by_size(corpus: &Corpus, fraction: f64, limit: f64, seed: u64) -> Split {
+    let mut by_patient: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in &corpus.examples {
+        *by_patient.entry(e.patient.as_str()).or_default() += 1;
+    }
+    let mut patients: Vec<(&str, usize)> = by_patient.into_iter().collect();
+    patients.shuffle(&mut rand::rngs::SmallRng::seed_from_u64(seed));
+    let target = fraction * corpus.examples.len() as f64;
+    let (mut chosen, mut size) = (HashSet::new(), 0usize);
+    for &(patient, n) in &patients {
+        if (size as f64) >= target {
+            break;
+        }
+        if (size + n) as f64 <= limit {
+            chosen.insert(patient);
+            size += n;
+        }
+    }
+    if chosen.is_empty() {
+        if let Some(&(patient, _)) = patients.iter().min_by_key(|(p, n)| (*n, *p)) {
+            chosen.insert(patient);
+        }
+    }
+    let (test, train): (Vec<usize>, Vec<usize>) = (0..corpus.examples.len()).partition(|&i| chosen.contains(corpus.examples[i].patient.as_str()));
+    Split { train, test }
 }
 
 #[cfg(test)]
@@ -159,5 +198,37 @@ mod tests {
         assert!(inner.train.iter().chain(&inner.test).all(|i| !test.contains(i)));
         assert!(inner.shared_patients(&c).is_empty());
         assert!(!inner.test.is_empty());
+    }
+
+    #[test]
+    fn validation_does_not_swallow_the_training_set_when_one_patient_holds_most_of_it() {
+        // Patient "big" holds 60 of 100 examples; the rest hold 4 each.
+        let mut examples: Vec<Example> = (0..60).map(|i| Example { path: format!("big_{i}.wav").into(), patient: "big".into(), label: 0, span: None }).collect();
+        for p in 0..10 {
+            for c in 0..4 {
+                examples.push(Example { path: format!("{p}_{c}.wav").into(), patient: format!("P{p}"), label: c % 2, span: None });
+            }
+        }
+        let c = Corpus { name: "t".into(), classes: vec!["a".into(), "b".into()], examples, warnings: vec![] };
+        let all: Vec<usize> = (0..c.examples.len()).collect();
+        let mut swallowing = 0;
+        for seed in 0..20 {
+            let inner = validation_from_train(&c, &all, 0.15, seed);
+            assert!(inner.shared_patients(&c).is_empty());
+            assert_eq!(inner.train.len() + inner.test.len(), 100);
+            assert!((1..=30).contains(&inner.test.len()), "seed {seed}: {} of 100 held for validation", inner.test.len());
+            assert!(inner.test.iter().all(|&i| c.examples[i].patient != "big"), "seed {seed}");
+            if patient_kfold(&c, 7, 0, seed).test.len() > 30 {
+                // The fold would have taken "big": the carve reaches the fraction instead.
+                swallowing += 1;
+                assert!(inner.test.len() >= 15, "seed {seed}: {}", inner.test.len());
+            }
+        }
+        assert!(swallowing > 0, "no seed dealt the big patient to the validation fold");
+        // Equal-sized patients keep the fold carve as it was.
+        let even = corpus();
+        let all: Vec<usize> = (0..even.examples.len()).collect();
+        let sub = validation_from_train(&even, &all, 0.15, 4);
+        assert_eq!(sub, patient_kfold(&even, 7, 0, 4));
     }
 }
