@@ -37,6 +37,29 @@ pub struct Report {
     pub confusion: Vec<Vec<usize>>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub icbhi: Option<IcbhiScore>,
+    /// How far the figures could move with other patients (set by the
+    /// caller, who knows the patients: see [`patient_bootstrap`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patient_interval: Option<PatientBootstrap>,
+}
+
+/// A 95% interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Interval {
+    pub low: f64,
+    pub high: f64,
+}
+
+/// 95% intervals from resampling whole patients with replacement: with a
+/// few patients held out, a figure says as much about which patients they
+/// were as about the model, and this says how much.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PatientBootstrap {
+    pub patients: usize,
+    pub resamples: usize,
+    pub balanced_accuracy: Interval,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icbhi_score: Option<Interval>,
 }
 
 /// Computes the report from true labels and predicted probabilities
@@ -63,17 +86,91 @@ pub fn report(classes: &[String], truth: &[usize], probs: &[Vec<f32>], icbhi: bo
         per_class.push(ClassMetrics { class: classes[c].clone(), support, precision, recall, f1, roc_auc: roc_auc(&scores, &positive) });
     }
     let present: Vec<&ClassMetrics> = per_class.iter().filter(|m| m.support > 0).collect();
-    let balanced_accuracy = present.iter().map(|m| m.recall).sum::<f64>() / present.len().max(1) as f64;
     let macro_f1 = present.iter().map(|m| m.f1).sum::<f64>() / present.len().max(1) as f64;
-    let icbhi = (icbhi && k == 4).then(|| {
-        let normal: usize = confusion[0].iter().sum();
-        let abnormal: usize = (1..4).map(|c| confusion[c].iter().sum::<usize>()).sum();
-        let specificity = if normal > 0 { confusion[0][0] as f64 / normal as f64 } else { 0.0 };
-        let hits: usize = (1..4).map(|c| confusion[c][c]).sum();
-        let sensitivity = if abnormal > 0 { hits as f64 / abnormal as f64 } else { 0.0 };
-        IcbhiScore { specificity, sensitivity, icbhi_score: (specificity + sensitivity) / 2.0 }
-    });
-    Report { n, accuracy: correct as f64 / n.max(1) as f64, balanced_accuracy, macro_f1, per_class, confusion, icbhi }
+    let icbhi = (icbhi && k == 4).then(|| icbhi_score(&confusion));
+    let balanced_accuracy = balanced_accuracy(&confusion);
+    Report { n, accuracy: correct as f64 / n.max(1) as f64, balanced_accuracy, macro_f1, per_class, confusion, icbhi, patient_interval: None }
+}
+
+/// The mean recall of the classes present (`confusion[true][predicted]`).
+fn balanced_accuracy(confusion: &[Vec<usize>]) -> f64 {
+    let recalls: Vec<f64> = confusion
+        .iter()
+        .enumerate()
+        .filter_map(|(c, row)| {
+            let support: usize = row.iter().sum();
+            (support > 0).then(|| row[c] as f64 / support as f64)
+        })
+        .collect();
+    recalls.iter().sum::<f64>() / recalls.len().max(1) as f64
+}
+
+/// The ICBHI challenge figures of a 4-class cycle confusion matrix.
+fn icbhi_score(confusion: &[Vec<usize>]) -> IcbhiScore {
+    let normal: usize = confusion[0].iter().sum();
+    let abnormal: usize = (1..4).map(|c| confusion[c].iter().sum::<usize>()).sum();
+    let specificity = if normal > 0 { confusion[0][0] as f64 / normal as f64 } else { 0.0 };
+    let hits: usize = (1..4).map(|c| confusion[c][c]).sum();
+    let sensitivity = if abnormal > 0 { hits as f64 / abnormal as f64 } else { 0.0 };
+    IcbhiScore { specificity, sensitivity, icbhi_score: (specificity + sensitivity) / 2.0 }
+}
+
+/// Resamples whole patients (`patients[i]` is example i's) with
+/// replacement, `resamples` times from `seed`, and returns the 2.5th and
+/// 97.5th percentiles of the balanced accuracy (and the ICBHI score with
+/// `icbhi`) of the argmax predictions. `None` with fewer than two patients.
+pub fn patient_bootstrap<K: std::hash::Hash + Eq>(
+    classes: usize,
+    truth: &[usize],
+    probs: &[Vec<f32>],
+    patients: &[K],
+    icbhi: bool,
+    resamples: usize,
+    seed: u64,
+) -> Option<PatientBootstrap> {
+    use rand::{Rng, SeedableRng};
+    // One confusion matrix per patient; a resample sums those drawn.
+    let mut index: std::collections::HashMap<&K, usize> = std::collections::HashMap::new();
+    let mut per_patient: Vec<Vec<Vec<usize>>> = Vec::new();
+    for ((&t, p), patient) in truth.iter().zip(probs).zip(patients) {
+        let next = per_patient.len();
+        let i = *index.entry(patient).or_insert(next);
+        if i == next {
+            per_patient.push(vec![vec![0; classes]; classes]);
+        }
+        per_patient[i][t][argmax(p)] += 1;
+    }
+    let n = per_patient.len();
+    if n < 2 || resamples == 0 {
+        return None;
+    }
+    let icbhi = icbhi && classes == 4;
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+    let (mut bas, mut scores) = (Vec::with_capacity(resamples), Vec::with_capacity(resamples));
+    let mut confusion = vec![vec![0usize; classes]; classes];
+    for _ in 0..resamples {
+        confusion.iter_mut().for_each(|row| row.fill(0));
+        for _ in 0..n {
+            for (sum, row) in confusion.iter_mut().zip(&per_patient[rng.random_range(0..n)]) {
+                sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+            }
+        }
+        bas.push(balanced_accuracy(&confusion));
+        if icbhi {
+            scores.push(icbhi_score(&confusion).icbhi_score);
+        }
+    }
+    let interval = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| v[((q * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
+        Interval { low: at(0.025), high: at(0.975) }
+    };
+    Some(PatientBootstrap {
+        patients: n,
+        resamples,
+        balanced_accuracy: interval(bas),
+        icbhi_score: icbhi.then(|| interval(scores)),
+    })
 }
 
 pub fn argmax(p: &[f32]) -> usize {
@@ -167,6 +264,16 @@ impl Report {
                 i.specificity, i.sensitivity, i.icbhi_score
             ));
         }
+        if let Some(b) = &self.patient_interval {
+            s.push_str(&format!(
+                "95% interval over patients ({} patients resampled {} times): balanced accuracy {:.3}–{:.3}",
+                b.patients, b.resamples, b.balanced_accuracy.low, b.balanced_accuracy.high
+            ));
+            if let Some(i) = &b.icbhi_score {
+                s.push_str(&format!(", score {:.3}–{:.3}", i.low, i.high));
+            }
+            s.push('\n');
+        }
         s.push_str(&format!("\n{:<16} {:>7} {:>9} {:>7} {:>7} {:>7}\n", "class", "support", "precision", "recall", "F1", "AUC"));
         for m in &self.per_class {
             let auc = m.roc_auc.map_or("—".to_string(), |a| format!("{a:.3}"));
@@ -239,6 +346,36 @@ mod tests {
         assert!((r.accuracy - 0.85).abs() < 1e-12);
         assert!((r.balanced_accuracy - 0.5).abs() < 1e-12);
         assert_eq!(r.per_class[0].roc_auc, Some(0.5), "constant scores carry no ranking");
+    }
+
+    #[test]
+    fn patient_bootstrap_brackets_the_figure_and_is_repeatable() {
+        // Ten patients of ten examples (two classes): five predicted
+        // perfectly, five with half their examples wrong; balanced accuracy 0.75.
+        let (mut truth, mut probs, mut patients) = (Vec::new(), Vec::new(), Vec::new());
+        for p in 0..10 {
+            for i in 0..10 {
+                let t = i % 2;
+                let right = p < 5 || i < 5;
+                truth.push(t);
+                probs.push(if (t == 0) == right { vec![0.9, 0.1] } else { vec![0.1, 0.9] });
+                patients.push(p);
+            }
+        }
+        let classes = ["a".to_string(), "b".to_string()];
+        assert!((report(&classes, &truth, &probs, false).balanced_accuracy - 0.75).abs() < 1e-12);
+        let b = patient_bootstrap(2, &truth, &probs, &patients, false, 2000, 7).unwrap();
+        assert_eq!((b.patients, b.resamples), (10, 2000));
+        let i = b.balanced_accuracy;
+        assert!(0.5 <= i.low && i.low < 0.75 && 0.75 < i.high && i.high <= 1.0, "{i:?}");
+        assert!(b.icbhi_score.is_none());
+        assert_eq!(patient_bootstrap(2, &truth, &probs, &patients, false, 2000, 7), Some(b), "same seed, same interval");
+        // Perfect predictions leave nothing to resample.
+        let perfect: Vec<Vec<f32>> = truth.iter().map(|&t| if t == 0 { vec![1.0, 0.0] } else { vec![0.0, 1.0] }).collect();
+        let p = patient_bootstrap(2, &truth, &perfect, &patients, false, 500, 7).unwrap();
+        assert_eq!((p.balanced_accuracy.low, p.balanced_accuracy.high), (1.0, 1.0));
+        // One patient: no interval to speak of.
+        assert!(patient_bootstrap(2, &truth, &probs, &vec![0; truth.len()], false, 500, 7).is_none());
     }
 
     #[test]

@@ -242,6 +242,61 @@ fn eval_gives_the_same_numbers_twice() {
 }
 
 #[test]
+fn eval_pools_fold_models_each_on_its_own_held_out_patients() {
+    let Some(data) = common::shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let auscult = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"));
+        c.env("AUSCULT_PLUGIN_PATH", common::plugin_dir());
+        c
+    };
+    let heart = data.join("heart-yaseen2018");
+    let mut cards = Vec::new();
+    for fold in ["0", "1"] {
+        let out_dir = dir.path().join(format!("fold{fold}"));
+        let out = auscult()
+            .args(["train", "--task", "heart", "--epochs", "1", "--max-steps", "2", "--folds", "5", "--fold", fold, "--channels", "4,8", "--data"])
+            .arg(&heart)
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        cards.push(out_dir.join("card.toml"));
+    }
+    let eval = |models: &[&std::path::PathBuf], json: &str| {
+        let mut c = auscult();
+        c.args(["eval", "--data"]).arg(&heart).arg("--plots").arg(dir.path().join("figures")).arg("--json").arg(dir.path().join(json));
+        for m in models {
+            c.arg("--model").arg(m);
+        }
+        let out = c.output().unwrap();
+        let report = std::fs::read_to_string(dir.path().join(json)).ok().map(|t| serde_json::from_str::<serde_json::Value>(&t).unwrap());
+        (out, report)
+    };
+    let (_, one) = eval(&[&cards[0]], "0.json");
+    let (_, two) = eval(&[&cards[1]], "1.json");
+    let (out, pooled) = eval(&[&cards[0], &cards[1]], "pooled.json");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (one, two, pooled) = (one.unwrap(), two.unwrap(), pooled.unwrap());
+    assert_eq!(pooled["n"], 256, "two folds of 128 recordings");
+    let matrix = |r: &serde_json::Value| serde_json::from_value::<Vec<Vec<u64>>>(r["confusion"].clone()).unwrap();
+    let sum: Vec<Vec<u64>> = matrix(&one).iter().zip(matrix(&two)).map(|(a, b)| a.iter().zip(b).map(|(x, y)| x + y).collect()).collect();
+    assert_eq!(matrix(&pooled), sum, "the pooled confusion is the folds' summed");
+    // Every recording is its own patient in the heart set.
+    let interval = &pooled["patient_interval"];
+    assert_eq!(interval["patients"], 256, "{pooled}");
+    let (low, high) = (interval["balanced_accuracy"]["low"].as_f64().unwrap(), interval["balanced_accuracy"]["high"].as_f64().unwrap());
+    let ba = pooled["balanced_accuracy"].as_f64().unwrap();
+    assert!(low <= ba && ba <= high, "{low} {ba} {high}");
+
+    // The same patients twice would count them twice.
+    let (out, _) = eval(&[&cards[0], &cards[0]], "twice.json");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("overlap") && stderr.contains("card.toml"), "{stderr}");
+}
+
+#[test]
 fn analyze_prints_a_prediction_with_probabilities_per_file() {
     let Some(data) = common::shared_data() else { return };
     let files = [data.join("heart-yaseen2018/MS/New_MS_001.wav"), data.join("heart-yaseen2018/N/New_N_001.wav")];

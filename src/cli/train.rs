@@ -210,7 +210,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     // Scored as `auscult eval --split test` scores it, so the card's figures
     // are what its command prints.
     let probs = if task.per_patient { patient_means(&probs, &corpus, &split.test) } else { probs };
-    let report = (!truth.is_empty()).then(|| metrics::report(&corpus.classes, &truth, &probs, task.icbhi));
+    let report = (!truth.is_empty()).then(|| scored(&corpus, &split.test, &truth, &probs, task.icbhi));
     if let Some(r) = &report {
         println!("held-out patients ({}):\n{}", spec.describe(), r.to_text());
     }
@@ -276,9 +276,11 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
-    /// A model name in models/ or a card file.
-    #[arg(long)]
-    model: String,
+    /// A model name in models/ or a card file. Given again, the models
+    /// (say, one per fold) are pooled, each scored on its own held-out
+    /// patients, which must not overlap.
+    #[arg(long, required = true)]
+    model: Vec<String>,
     #[arg(long, value_name = "DIR")]
     data: PathBuf,
     /// test: the patients the model's card says were held out; all: every
@@ -302,50 +304,105 @@ pub struct EvalArgs {
 }
 
 pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
-    let card_path = card::find(&args.model)?;
-    let classifier = Classifier::load(&card_path)?;
-    let card = &classifier.card;
-    let (task, corpus) = load_task(&card.task, &args.data)?;
-    if corpus.classes != card.classes {
-        bail!("{}: the data's classes {:?} are not the model's {:?}", args.data.display(), corpus.classes, card.classes);
-    }
-    let indices: Vec<usize> = match args.split.as_str() {
-        "all" => (0..corpus.examples.len()).collect(),
-        "official" => SplitSpec::IcbhiOfficial.apply(&corpus, &args.data)?.test,
-        "test" => {
-            let spec = SplitSpec::parse(&card.training.split)
-                .with_context(|| format!("{}: cannot read the split {:?}", card_path.display(), card.training.split))?;
-            spec.apply(&corpus, &args.data)?.test
+    anyhow::ensure!(
+        args.model.len() == 1 || args.split == "test",
+        "several models are pooled over their own held-out patients: --split test, not {:?}",
+        args.split
+    );
+    // Which model scored each example, so that none is scored twice.
+    let mut scored_by: HashMap<usize, String> = HashMap::new();
+    let (mut all_indices, mut all_probs, mut truth) = (Vec::new(), Vec::new(), Vec::new());
+    let mut first: Option<(ModelCard, Task, Corpus)> = None;
+    for model in &args.model {
+        let card_path = card::find(model)?;
+        let classifier = Classifier::load(&card_path)?;
+        let card = &classifier.card;
+        if let Some((head, ..)) = &first {
+            anyhow::ensure!(
+                card.task == head.task && card.classes == head.classes,
+                "{}: task {} with classes {:?} cannot be pooled with {} ({}, {:?})",
+                card_path.display(),
+                card.task,
+                card.classes,
+                head.name,
+                head.task,
+                head.classes
+            );
+        } else {
+            let (task, corpus) = load_task(&card.task, &args.data)?;
+            if corpus.classes != card.classes {
+                bail!("{}: the data's classes {:?} are not the model's {:?}", args.data.display(), corpus.classes, card.classes);
+            }
+            first = Some((card.clone(), task, corpus));
         }
-        other => bail!("--split must be test, all or official, not {other:?}"),
-    };
-    anyhow::ensure!(!indices.is_empty(), "no examples to evaluate with --split {}", args.split);
-    let mut pre = classifier.preprocessor(&plugin_search())?;
-    let progress = bar(indices.len(), "features");
-    let set = mel_dataset(&corpus, &indices, &mut pre, &mut HashMap::new(), |n| progress.set_position(n as u64))?;
-    progress.finish_and_clear();
-    let probs = classifier.predict(&set.examples.iter().map(|e| e.mel.clone()).collect::<Vec<_>>());
+        let Some((_, task, corpus)) = &first else { unreachable!("set above") };
+        let indices = split_indices(&args.split, card, &card_path, corpus, &args.data)?;
+        anyhow::ensure!(!indices.is_empty(), "{}: no examples to evaluate with --split {}", card_path.display(), args.split);
+        if let Some((i, other)) = indices.iter().find_map(|i| scored_by.get(i).map(|m| (*i, m))) {
+            bail!(
+                "{}: its held-out patients overlap {other}'s (patient {} would be scored twice): pool models of different folds",
+                card_path.display(),
+                corpus.examples[i].patient
+            );
+        }
+        let mut pre = classifier.preprocessor(&plugin_search())?;
+        let progress = bar(indices.len(), "features");
+        let set = mel_dataset(corpus, &indices, &mut pre, &mut HashMap::new(), |n| progress.set_position(n as u64))?;
+        progress.finish_and_clear();
+        let probs = classifier.predict(&set.examples.iter().map(|e| e.mel.clone()).collect::<Vec<_>>());
+        let per_patient = task.per_patient && !args.per_recording;
+        all_probs.extend(if per_patient { patient_means(&probs, corpus, &indices) } else { probs });
+        truth.extend(set.examples.iter().map(|e| e.label));
+        scored_by.extend(indices.iter().map(|&i| (i, format!("{} ({})", card.name, card_path.display()))));
+        all_indices.extend(indices);
+    }
+    let Some((card, task, corpus)) = &first else { bail!("no model given") };
+    let (indices, probs) = (all_indices, all_probs);
+    let report = scored(corpus, &indices, &truth, &probs, task.icbhi);
     let per_patient = task.per_patient && !args.per_recording;
-    let probs = if per_patient { patient_means(&probs, &corpus, &indices) } else { probs };
-    let truth: Vec<usize> = set.examples.iter().map(|e| e.label).collect();
-    let report = metrics::report(&corpus.classes, &truth, &probs, task.icbhi);
     let scoring = if per_patient { ", each recording scored with its patient's mean" } else { "" };
-    println!("{} on {} ({}, --split {}{scoring}):\n{}", card.name, args.data.display(), corpus.name, args.split, report.to_text());
+    let name = if args.model.len() == 1 { card.name.clone() } else { format!("{}-pooled-{}", card.name, args.model.len()) };
+    let what = if args.model.len() == 1 { card.name.clone() } else { format!("{} models pooled, each on its own held-out patients ({})", args.model.len(), args.model.join(", ")) };
+    println!("{what} on {} ({}, --split {}{scoring}):\n{}", args.data.display(), corpus.name, args.split, report.to_text());
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.predictions {
-        write_predictions(path, &corpus, &indices, &probs).with_context(|| format!("writing {}", path.display()))?;
+        write_predictions(path, corpus, &indices, &probs).with_context(|| format!("writing {}", path.display()))?;
     }
     std::fs::create_dir_all(&args.plots).with_context(|| format!("creating {}", args.plots.display()))?;
-    let title = format!("{} on {} (--split {}, n = {})", card.name, corpus.name, args.split, report.n);
-    let confusion = args.plots.join(format!("{}-confusion.svg", card.name));
+    let title = format!("{name} on {} (--split {}, n = {})", corpus.name, args.split, report.n);
+    let confusion = args.plots.join(format!("{name}-confusion.svg"));
     auscult::plots::confusion_svg(&report, &title, &confusion)?;
-    let roc = args.plots.join(format!("{}-roc.svg", card.name));
+    let roc = args.plots.join(format!("{name}-roc.svg"));
     auscult::plots::roc_svg(&report, &truth, &probs, &title, &roc)?;
     println!("figures: {}, {}", confusion.display(), roc.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The examples `--split` names: `test`, the patients the card says were
+/// held out; `all`, every one; `official`, the ICBHI test split.
+fn split_indices(split: &str, card: &ModelCard, card_path: &Path, corpus: &Corpus, data: &Path) -> anyhow::Result<Vec<usize>> {
+    Ok(match split {
+        "all" => (0..corpus.examples.len()).collect(),
+        "official" => SplitSpec::IcbhiOfficial.apply(corpus, data)?.test,
+        "test" => {
+            let spec = SplitSpec::parse(&card.training.split)
+                .with_context(|| format!("{}: cannot read the split {:?}", card_path.display(), card.training.split))?;
+            spec.apply(corpus, data)?.test
+        }
+        other => bail!("--split must be test, all or official, not {other:?}"),
+    })
+}
+
+/// The report on `indices` of `corpus`, with the 95% interval from
+/// resampling its patients (2 000 times, seeded: the same figures twice).
+fn scored(corpus: &Corpus, indices: &[usize], truth: &[usize], probs: &[Vec<f32>], icbhi: bool) -> metrics::Report {
+    let mut report = metrics::report(&corpus.classes, truth, probs, icbhi);
+    let patients: Vec<&str> = indices.iter().map(|&i| corpus.examples[i].patient.as_str()).collect();
+    report.patient_interval = metrics::patient_bootstrap(corpus.classes.len(), truth, probs, &patients, icbhi, 2000, 1);
+    report
 }
 
 /// One row per example: its file, patient, span, true class and the
