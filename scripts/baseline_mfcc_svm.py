@@ -16,6 +16,7 @@ import glob
 import os
 import re
 import sys
+import warnings
 
 import librosa
 import numpy as np
@@ -113,6 +114,20 @@ def icbhi_score(y, p):
     return sp, se, (sp + se) / 2
 
 
+def patient_interval(y, p, g, metric, resamples=2000):
+    """95% interval of `metric` from resampling whole patients, as `auscult eval` prints it."""
+    # A resample may lack a class the predictions name; that is expected.
+    warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+    rng = np.random.default_rng(1)
+    patients = np.unique(g)
+    rows = {q: np.flatnonzero(g == q) for q in patients}
+    values = []
+    for _ in range(resamples):
+        idx = np.concatenate([rows[q] for q in rng.choice(patients, len(patients))])
+        values.append(metric(y[idx], p[idx]))
+    return np.percentile(values, [2.5, 97.5])
+
+
 def evaluate(name, X, y, g, icbhi_task=False, extra=None):
     folds = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=1)
     preds = np.zeros_like(y)
@@ -124,10 +139,12 @@ def evaluate(name, X, y, g, icbhi_task=False, extra=None):
         else:
             model.fit(np.concatenate([X[train], extra[0]]), np.concatenate([y[train], extra[1]]))
         preds[test] = model.predict(X[test])
-    line = f"{name:<16} n={len(y):<5} balanced accuracy {balanced_accuracy_score(y, preds):.3f}"
+    lo, hi = patient_interval(y, preds, g, balanced_accuracy_score)
+    line = f"{name:<16} n={len(y):<5} balanced accuracy {balanced_accuracy_score(y, preds):.3f} (patients' 95% interval {lo:.3f}-{hi:.3f})"
     if icbhi_task:
         sp, se, score = icbhi_score(y, preds)
-        line += f"   ICBHI specificity {sp:.3f} sensitivity {se:.3f} score {score:.3f}"
+        lo, hi = patient_interval(y, preds, g, lambda a, b: icbhi_score(a, b)[2])
+        line += f"   ICBHI specificity {sp:.3f} sensitivity {se:.3f} score {score:.3f} ({lo:.3f}-{hi:.3f})"
     print(line)
     print(confusion_matrix(y, preds))
 
