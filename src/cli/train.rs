@@ -309,57 +309,56 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         "several models are pooled over their own held-out patients: --split test, not {:?}",
         args.split
     );
-    // Which model scored each example, so that none is scored twice.
-    let mut scored_by: HashMap<usize, String> = HashMap::new();
-    let (mut all_indices, mut all_probs, mut truth) = (Vec::new(), Vec::new(), Vec::new());
-    let mut first: Option<(ModelCard, Task, Corpus)> = None;
-    for model in &args.model {
-        let card_path = card::find(model)?;
-        let classifier = Classifier::load(&card_path)?;
-        let card = &classifier.card;
-        if let Some((head, ..)) = &first {
-            anyhow::ensure!(
-                card.task == head.task && card.classes == head.classes,
-                "{}: task {} with classes {:?} cannot be pooled with {} ({}, {:?})",
-                card_path.display(),
-                card.task,
-                card.classes,
-                head.name,
-                head.task,
-                head.classes
-            );
-        } else {
-            let (task, corpus) = load_task(&card.task, &args.data)?;
-            if corpus.classes != card.classes {
-                bail!("{}: the data's classes {:?} are not the model's {:?}", args.data.display(), corpus.classes, card.classes);
-            }
-            first = Some((card.clone(), task, corpus));
-        }
-        let Some((_, task, corpus)) = &first else { unreachable!("set above") };
-        let indices = split_indices(&args.split, card, &card_path, corpus, &args.data)?;
-        anyhow::ensure!(!indices.is_empty(), "{}: no examples to evaluate with --split {}", card_path.display(), args.split);
-        if let Some((i, other)) = indices.iter().find_map(|i| scored_by.get(i).map(|m| (*i, m))) {
+    let models = args
+        .model
+        .iter()
+        .map(|m| {
+            let path = card::find(m)?;
+            Ok((Classifier::load(&path)?, path))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let card = &models[0].0.card;
+    let (task, corpus) = load_task(&card.task, &args.data)?;
+    if corpus.classes != card.classes {
+        bail!("{}: the data's classes {:?} are not the model's {:?}", args.data.display(), corpus.classes, card.classes);
+    }
+    let per_patient = task.per_patient && !args.per_recording;
+    // Which model (by position) scored each example, so that none is scored twice.
+    let mut scored_by: HashMap<usize, usize> = HashMap::new();
+    let (mut indices, mut probs, mut truth) = (Vec::new(), Vec::new(), Vec::new());
+    for (m, (classifier, card_path)) in models.iter().enumerate() {
+        let other = &classifier.card;
+        anyhow::ensure!(
+            other.task == card.task && other.classes == card.classes,
+            "{}: task {} with classes {:?} cannot be pooled with {} ({}, {:?})",
+            card_path.display(),
+            other.task,
+            other.classes,
+            card.name,
+            card.task,
+            card.classes
+        );
+        let held_out = split_indices(&args.split, other, card_path, &corpus, &args.data)?;
+        anyhow::ensure!(!held_out.is_empty(), "{}: no examples to evaluate with --split {}", card_path.display(), args.split);
+        if let Some((i, &first)) = held_out.iter().find_map(|i| scored_by.get(i).map(|m| (*i, m))) {
             bail!(
-                "{}: its held-out patients overlap {other}'s (patient {} would be scored twice): pool models of different folds",
+                "{}: its held-out patients overlap {}'s (patient {} would be scored twice): pool models of different folds",
                 card_path.display(),
+                models[first].1.display(),
                 corpus.examples[i].patient
             );
         }
         let mut pre = classifier.preprocessor(&plugin_search())?;
-        let progress = bar(indices.len(), "features");
-        let set = mel_dataset(corpus, &indices, &mut pre, &mut HashMap::new(), |n| progress.set_position(n as u64))?;
+        let progress = bar(held_out.len(), "features");
+        let set = mel_dataset(&corpus, &held_out, &mut pre, &mut HashMap::new(), |n| progress.set_position(n as u64))?;
         progress.finish_and_clear();
-        let probs = classifier.predict(&set.examples.iter().map(|e| e.mel.clone()).collect::<Vec<_>>());
-        let per_patient = task.per_patient && !args.per_recording;
-        all_probs.extend(if per_patient { patient_means(&probs, corpus, &indices) } else { probs });
+        let p = classifier.predict(&set.examples.iter().map(|e| e.mel.clone()).collect::<Vec<_>>());
+        probs.extend(if per_patient { patient_means(&p, &corpus, &held_out) } else { p });
         truth.extend(set.examples.iter().map(|e| e.label));
-        scored_by.extend(indices.iter().map(|&i| (i, format!("{} ({})", card.name, card_path.display()))));
-        all_indices.extend(indices);
+        scored_by.extend(held_out.iter().map(|&i| (i, m)));
+        indices.extend(held_out);
     }
-    let Some((card, task, corpus)) = &first else { bail!("no model given") };
-    let (indices, probs) = (all_indices, all_probs);
-    let report = scored(corpus, &indices, &truth, &probs, task.icbhi);
-    let per_patient = task.per_patient && !args.per_recording;
+    let report = scored(&corpus, &indices, &truth, &probs, task.icbhi);
     let scoring = if per_patient { ", each recording scored with its patient's mean" } else { "" };
     let name = if args.model.len() == 1 { card.name.clone() } else { format!("{}-pooled-{}", card.name, args.model.len()) };
     let what = if args.model.len() == 1 { card.name.clone() } else { format!("{} models pooled, each on its own held-out patients ({})", args.model.len(), args.model.join(", ")) };
@@ -369,7 +368,7 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.predictions {
-        write_predictions(path, corpus, &indices, &probs).with_context(|| format!("writing {}", path.display()))?;
+        write_predictions(path, &corpus, &indices, &probs).with_context(|| format!("writing {}", path.display()))?;
     }
     std::fs::create_dir_all(&args.plots).with_context(|| format!("creating {}", args.plots.display()))?;
     let title = format!("{name} on {} (--split {}, n = {})", corpus.name, args.split, report.n);

@@ -44,7 +44,6 @@ pub enum Selection {
     Loss,
 }
 
-
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
