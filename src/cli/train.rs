@@ -65,6 +65,10 @@ pub struct TrainArgs {
     /// What picks the epoch kept: the validation balanced accuracy or loss.
     #[arg(long, value_enum, default_value_t = Selection::BalancedAccuracy)]
     select: Selection,
+    /// Random crops of each training example per epoch (each its own
+    /// augmentation), so that long recordings give more than one input.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    crops: u64,
 }
 
 fn load_task(name: &str, data: &Path) -> anyhow::Result<(Task, Corpus)> {
@@ -173,13 +177,14 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         patience: args.patience,
         weight_power: task.weight_power,
         select: args.select,
+        crops_per_epoch: args.crops as usize,
         ..TrainConfig::default()
     };
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let log_path = args.out.join("training-log.csv");
     let mut log_file = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
     writeln!(log_file, "epoch,train_loss,validation_loss,validation_balanced_accuracy,seconds")?;
-    let steps_per_epoch = train_set.len().div_ceil(args.batch);
+    let steps_per_epoch = (train_set.len() * args.crops as usize).div_ceil(args.batch);
     let progress = bar(args.epochs * steps_per_epoch, "training");
     let device = default_device();
     let trained = training::train(
@@ -220,7 +225,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     auscult::model::card::write_private(&weights, &bytes).with_context(|| format!("writing {}", weights.display()))?;
     let name = args.out.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned());
     let command = format!(
-        "auscult train --task {} --data DIR/{data_dir}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}",
+        "auscult train --task {} --data DIR/{data_dir}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}",
         task.name,
         args.extra_train.as_ref().map_or(String::new(), |d| format!(" --extra-train DIR/{}", dir_name(d))),
         args.out.display(),
@@ -232,6 +237,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         args.channels.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
         value_name(args.pooling),
         value_name(args.select),
+        if args.crops > 1 { format!(" --crops {}", args.crops) } else { String::new() },
         if args.official_split { " --official-split" } else { "" }
     );
     let card = ModelCard {

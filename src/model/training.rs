@@ -30,6 +30,10 @@ pub struct TrainConfig {
     pub weight_power: f32,
     /// What picks the epoch whose model is kept.
     pub select: Selection,
+    /// Random crops of each training example per epoch: a long recording
+    /// holds several inputs' worth of sound, and one crop per epoch gives a
+    /// small set only a few optimiser steps between validations.
+    pub crops_per_epoch: usize,
 }
 
 /// The validation figure that picks the epoch to keep.
@@ -56,6 +60,7 @@ impl Default for TrainConfig {
             max_steps: None,
             weight_power: 1.0,
             select: Selection::default(),
+            crops_per_epoch: 1,
         }
     }
 }
@@ -103,7 +108,7 @@ pub fn train(
     let weights = train.class_weights(classes.len(), config.weight_power);
     let loss_fn = CrossEntropyLossConfig::new().with_weights(Some(weights.clone())).init(&autodiff);
     let mut rng = SmallRng::seed_from_u64(config.seed);
-    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut order: Vec<usize> = (0..train.len()).cycle().take(train.len() * config.crops_per_epoch.max(1)).collect();
     let mut best: Option<(f64, usize, Cnn)> = None;
     let mut log = Vec::new();
     let mut steps = 0usize;
@@ -179,4 +184,31 @@ pub fn predict_dataset(model: &Cnn, batcher: &MelBatcher, dataset: &MelDataset) 
     let device = model.devices().into_iter().next().unwrap_or_else(super::inference::default_device);
     let probs = super::inference::predict_windows(model, batcher, dataset.examples.iter().map(|e| &e.mel), &device);
     (dataset.examples.iter().map(|e| e.label).collect(), probs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::data::MelExample;
+    use crate::model::features::LogMel;
+
+    #[test]
+    fn each_crop_per_epoch_is_one_more_pass_over_the_training_set() {
+        // Five 8×12 inputs of two classes, cropped to 8 frames.
+        let examples = (0..5)
+            .map(|i| MelExample { mel: LogMel { n_mels: 8, data: (0..96).map(|j| ((i * 96 + j) % 17) as f32 - 60.0).collect() }, label: i % 2 })
+            .collect();
+        let set = MelDataset { examples };
+        let batcher = MelBatcher { n_mels: 8, frames: 8, mean: -52.0, std: 5.0, per_example: false };
+        let classes = ["a".to_string(), "b".to_string()];
+        let steps_in_one_epoch = |crops| {
+            let config = TrainConfig { epochs: 1, batch_size: 2, crops_per_epoch: crops, ..TrainConfig::default() };
+            let mut steps = 0;
+            let data = TrainData { train: &set, validation: &set, classes: &classes };
+            train(&CnnConfig::new(2).with_channels(vec![2]), &config, &batcher, data, &super::super::inference::default_device(), |_| {}, |s, _| steps = s);
+            steps
+        };
+        assert_eq!(steps_in_one_epoch(1), 3, "5 inputs in batches of 2");
+        assert_eq!(steps_in_one_epoch(3), 8, "15 crops in batches of 2");
+    }
 }
