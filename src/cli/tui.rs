@@ -29,7 +29,10 @@ pub struct TuiArgs {
     #[arg(long, value_name = "CHAIN.toml")]
     pub chain: Option<PathBuf>,
     /// Model to run on each cycle (lung-cycles) or window: a name in models/
-    /// (lung-cycles, lung-diagnosis, heart) or a card file.
+    /// (lung-cycles, lung-diagnosis, heart), a card file, or `none`.
+    /// Default in heart mode: the shipped heart model when models/ has it.
+    /// Lung mode runs none unless asked: neither lung model beats its
+    /// baseline yet, and a probability on screen would claim otherwise.
     #[arg(long, value_name = "NAME")]
     pub model: Option<String>,
     /// default, high-contrast, monochrome, or a theme file.
@@ -68,21 +71,30 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<()> {
     }
     let rate = source.info.sample_rate;
     let (chain, chain_file, chain_text) = build_chain(args, mode, rate, &mut notices);
+    let live = match args.model.as_deref() {
+        Some("none") => None,
+        Some(name) => Some(live_model(name, rate)?),
+        // The shipped model is a convenience: without it the UI still shows
+        // the sound and its cycles, and says why there are no predictions.
+        None => match default_model(mode) {
+            Some(name) if auscult::model::card::find(name).is_ok() => match live_model(name, rate) {
+                Ok(model) => Some(model),
+                Err(e) => {
+                    notices.push(format!("model {name} not loaded: {e:#}"));
+                    None
+                }
+            },
+            _ => None,
+        },
+    };
     let config = AnalysisConfig {
         n_mels: N_MELS,
         fmin: if mode == Mode::Heart { 20.0 } else { 50.0 },
         fmax: if mode == Mode::Heart { 1000.0 } else { 2000.0 },
         chain_file,
         chain_text,
-        model: args.model.clone(),
-    };
-    let live = match &args.model {
-        Some(name) => {
-            let card = auscult::model::card::find(name)?;
-            let classifier = auscult::model::inference::Classifier::load(&card)?;
-            Some(LiveModel::new(classifier, rate, &SearchPath::standard(&[]))?)
-        }
-        None => None,
+        // What the session records: the model that ran, if any.
+        model: live.as_ref().and_then(|_| args.model.clone().or_else(|| default_model(mode).map(String::from))),
     };
 
     let mut app = App::new(source.info.clone(), theme, mode, N_MELS, out);
@@ -112,6 +124,21 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<()> {
         println!("session saved in {}", dir.display());
     }
     result
+}
+
+/// The shipped model a mode runs when no --model is given: only one that
+/// meets its target (see the README's Models), so lung mode has none.
+fn default_model(mode: Mode) -> Option<&'static str> {
+    match mode {
+        Mode::Lung => None,
+        Mode::Heart => Some("heart"),
+    }
+}
+
+fn live_model(name: &str, rate: u32) -> anyhow::Result<LiveModel> {
+    let card = auscult::model::card::find(name)?;
+    let classifier = auscult::model::inference::Classifier::load(&card)?;
+    Ok(LiveModel::new(classifier, rate, &SearchPath::standard(&[]))?)
 }
 
 fn event_loop(
