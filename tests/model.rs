@@ -252,18 +252,27 @@ fn eval_pools_fold_models_each_on_its_own_held_out_patients() {
     };
     let heart = data.join("heart-yaseen2018");
     let mut cards = Vec::new();
-    for fold in ["0", "1"] {
+    // The second fold's model sees other mel settings: each model is scored
+    // with the features its own card names.
+    for (fold, features) in [("0", &[][..]), ("1", &["--n-fft", "128", "--hop", "32", "--n-mels", "32"][..])] {
         let out_dir = dir.path().join(format!("fold{fold}"));
         let out = auscult()
             .args(["train", "--task", "heart", "--epochs", "1", "--max-steps", "2", "--folds", "5", "--fold", fold, "--channels", "4,8", "--data"])
             .arg(&heart)
             .arg("--out")
             .arg(&out_dir)
+            .args(features)
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         cards.push(out_dir.join("card.toml"));
     }
+    let card = auscult::model::card::ModelCard::load(&cards[1]).unwrap();
+    assert_eq!((card.features.n_fft, card.features.hop, card.features.n_mels), (128, 32, 32));
+    assert!(card.training.command.contains("--n-fft 128 --hop 32 --n-mels 32"), "{}", card.training.command);
+    let out = auscult().args(["train", "--task", "heart", "--hop", "0", "--out"]).arg(dir.path().join("bad")).arg("--data").arg(&heart).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("--hop 0"), "{stderr}");
     let eval = |models: &[&std::path::PathBuf], json: &str| {
         let mut c = auscult();
         c.args(["eval", "--data"]).arg(&heart).arg("--plots").arg(dir.path().join("figures")).arg("--json").arg(dir.path().join(json));

@@ -69,6 +69,18 @@ pub struct TrainArgs {
     /// augmentation), so that long recordings give more than one input.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     crops: u64,
+    /// FFT size of the mel features, in samples at the task's rate (default:
+    /// the task's; at 4 kHz 256 = 64 ms). Shorter windows keep crackles,
+    /// which last a few ms, sharper in time.
+    #[arg(long, value_name = "SAMPLES")]
+    n_fft: Option<usize>,
+    /// Hop between mel frames, in samples (default: the task's, 64 = 16 ms).
+    #[arg(long, value_name = "SAMPLES")]
+    hop: Option<usize>,
+    /// Mel bands (default: the task's, 64; a shorter FFT has fewer bins to
+    /// share among them).
+    #[arg(long, value_name = "N")]
+    n_mels: Option<usize>,
 }
 
 fn load_task(name: &str, data: &Path) -> anyhow::Result<(Task, Corpus)> {
@@ -108,7 +120,18 @@ fn bar(len: usize, what: &str) -> ProgressBar {
 }
 
 pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
-    let (task, mut corpus) = load_task(&args.task, &args.data)?;
+    let (mut task, mut corpus) = load_task(&args.task, &args.data)?;
+    task.features.n_fft = args.n_fft.unwrap_or(task.features.n_fft);
+    task.features.hop = args.hop.unwrap_or(task.features.hop);
+    task.features.n_mels = args.n_mels.unwrap_or(task.features.n_mels);
+    let f = &task.features;
+    anyhow::ensure!(
+        (16..=8192).contains(&f.n_fft) && (1..=f.n_fft).contains(&f.hop) && (16..=256).contains(&f.n_mels),
+        "--n-fft {} / --hop {} / --n-mels {}: the FFT size must be 16 to 8192 samples, the hop 1 to the FFT size, and 16 to 256 mel bands (the CNN halves them four times)",
+        f.n_fft,
+        f.hop,
+        f.n_mels
+    );
     let spec = if args.official_split { SplitSpec::IcbhiOfficial } else { SplitSpec::PatientFold { k: args.folds, fold: args.fold, seed: args.seed } };
     let split = spec.apply(&corpus, &args.data)?;
     anyhow::ensure!(split.shared_patients(&corpus).is_empty(), "split leaks patients: {:?}", split.shared_patients(&corpus));
@@ -225,7 +248,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     auscult::model::card::write_private(&weights, &bytes).with_context(|| format!("writing {}", weights.display()))?;
     let name = args.out.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned());
     let command = format!(
-        "auscult train --task {} --data DIR/{data_dir}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}",
+        "auscult train --task {} --data DIR/{data_dir}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}",
         task.name,
         args.extra_train.as_ref().map_or(String::new(), |d| format!(" --extra-train DIR/{}", dir_name(d))),
         args.out.display(),
@@ -238,6 +261,10 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         value_name(args.pooling),
         value_name(args.select),
         if args.crops > 1 { format!(" --crops {}", args.crops) } else { String::new() },
+        match (args.n_fft, args.hop, args.n_mels) {
+            (None, None, None) => String::new(),
+            _ => format!(" --n-fft {} --hop {} --n-mels {}", task.features.n_fft, task.features.hop, task.features.n_mels),
+        },
         if args.official_split { " --official-split" } else { "" }
     );
     let card = ModelCard {
