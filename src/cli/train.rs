@@ -127,7 +127,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let f = &task.features;
     anyhow::ensure!(
         (16..=8192).contains(&f.n_fft) && (1..=f.n_fft).contains(&f.hop) && (16..=256).contains(&f.n_mels),
-        "--n-fft {} / --hop {} / --n-mels {}: the FFT size must be 16 to 8192 samples, the hop 1 to the FFT size, and 16 to 256 mel bands (the CNN halves them four times)",
+        "--n-fft {} / --hop {} / --n-mels {}: the FFT size must be 16 to 8192 samples, the hop 1 to the FFT size, and 16 to 256 mel bands (each conv block halves them)",
         f.n_fft,
         f.hop,
         f.n_mels
