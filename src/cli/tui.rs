@@ -73,11 +73,11 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<()> {
     let (chain, chain_file, chain_text) = build_chain(args, mode, rate, &mut notices);
     let live = match args.model.as_deref() {
         Some("none") => None,
-        Some(name) => Some(live_model(name, rate)?),
+        Some(name) => Some(live_model(&auscult::model::card::find(name)?, rate)?),
         // The shipped model is a convenience: without it the UI still shows
         // the sound and its cycles, and says why there are no predictions.
-        None => match default_model(mode) {
-            Some(name) if auscult::model::card::find(name).is_ok() => match live_model(name, rate) {
+        None => match default_model(mode).map(|name| (name, auscult::model::card::find(name))) {
+            Some((name, Ok(card))) => match live_model(&card, rate) {
                 Ok(model) => Some(model),
                 Err(e) => {
                     notices.push(format!("model {name} not loaded: {e:#}"));
@@ -135,9 +135,8 @@ fn default_model(mode: Mode) -> Option<&'static str> {
     }
 }
 
-fn live_model(name: &str, rate: u32) -> anyhow::Result<LiveModel> {
-    let card = auscult::model::card::find(name)?;
-    let classifier = auscult::model::inference::Classifier::load(&card)?;
+fn live_model(card: &Path, rate: u32) -> anyhow::Result<LiveModel> {
+    let classifier = auscult::model::inference::Classifier::load(card)?;
     Ok(LiveModel::new(classifier, rate, &SearchPath::standard(&[]))?)
 }
 
