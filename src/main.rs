@@ -37,9 +37,9 @@ enum Command {
     /// Train a CNN for a task on a dataset, holding out patients for its card.
     Train(cli::train::TrainArgs),
     /// Evaluate a model on held-out patients or a separate folder.
-    Eval(cli::train::EvalArgs),
+    Eval(cli::eval::EvalArgs),
     /// Classify recordings (each breath cycle, or the whole file) with a model.
-    Analyze(cli::train::AnalyzeArgs),
+    Analyze(cli::analyze::AnalyzeArgs),
     /// Compute features (mel spectrogram, Kaldi fbank) and write them as .npy.
     Features {
         #[command(subcommand)]
@@ -81,9 +81,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Process(args)) => cli::process::run(&args),
         Some(Command::Features { command }) => cli::features::run(&command),
         Some(Command::Devices) => cli::devices::run(),
-        Some(Command::Train(args)) => cli::train::train(&args),
-        Some(Command::Eval(args)) => cli::train::eval(&args),
-        Some(Command::Analyze(args)) => cli::train::analyze(&args),
+        Some(Command::Train(args)) => cli::train::run(&args),
+        Some(Command::Eval(args)) => cli::eval::run(&args),
+        Some(Command::Analyze(args)) => cli::analyze::run(&args),
         Some(Command::Record(args)) => cli::record::run(&args),
     }
 }

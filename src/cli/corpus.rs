@@ -1,0 +1,48 @@
+//! What `train` and `eval` share: loading a task's corpus, scoring
+//! predictions on it, and the progress bar.
+
+use std::path::Path;
+
+use anyhow::Context;
+use auscult::datasets::Corpus;
+use auscult::metrics;
+use auscult::model::tasks::{self, Task};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// The task by name and its corpus from `data`; the loader's warnings (a
+/// recording skipped, say) go to stderr.
+pub(super) fn load_task(name: &str, data: &Path) -> anyhow::Result<(Task, Corpus)> {
+    let task = tasks::task(name).with_context(|| format!("unknown task {name:?}; tasks: {}", tasks::NAMES.join(", ")))?;
+    let corpus = task.loader.load(data)?;
+    for w in &corpus.warnings {
+        eprintln!("auscult: warning: {w}");
+    }
+    Ok((task, corpus))
+}
+
+/// Each recording's probabilities (rows in the order of `indices` into the
+/// corpus) replaced by the mean over its patient's recordings: where the
+/// label is the patient's diagnosis, all of them speak together.
+pub(super) fn patient_means(probs: &[Vec<f32>], corpus: &Corpus, indices: &[usize]) -> Vec<Vec<f32>> {
+    let patients: Vec<&str> = indices.iter().map(|&i| corpus.examples[i].patient.as_str()).collect();
+    metrics::mean_by_group(probs, &patients)
+}
+
+/// The report on `indices` of `corpus`, with the 95% interval from
+/// resampling its patients (2 000 times, seeded: the same figures twice).
+pub(super) fn scored(corpus: &Corpus, indices: &[usize], truth: &[usize], probs: &[Vec<f32>], icbhi: bool) -> metrics::Report {
+    let mut report = metrics::report(&corpus.classes, truth, probs, icbhi);
+    let patients: Vec<&str> = indices.iter().map(|&i| corpus.examples[i].patient.as_str()).collect();
+    report.patient_interval = metrics::patient_bootstrap(corpus.classes.len(), truth, probs, &patients, icbhi, 2000, 1);
+    report
+}
+
+/// A progress bar on stderr for `len` items of `what`.
+pub(super) fn bar(len: usize, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {elapsed_precise}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
