@@ -175,3 +175,36 @@ fn features_mel_writes_librosa_layout_npy() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.wav"));
 }
+
+#[test]
+fn train_refuses_impossible_options_before_reading_any_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for class in ["a", "b"] {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        // Not audio: reading it would fail naming the file.
+        std::fs::write(data.join(class).join("p1_x.wav"), b"RIFF not really").unwrap();
+    }
+    let out_dir = dir.path().join("model");
+    let train = |options: &[&str]| {
+        let out = auscult().args(["train", "--task", "folder", "--data"]).arg(&data).arg("--out").arg(&out_dir).args(options).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    for (options, named) in [
+        (&["--folds", "1"][..], "--folds 1"),
+        (&["--folds", "5", "--fold", "5"][..], "--fold 5"),
+        (&["--batch", "0"][..], "--batch 0"),
+        (&["--epochs", "0"][..], "--epochs 0"),
+        (&["--channels", "8,0"][..], "--channels"),
+    ] {
+        let (code, stderr) = train(options);
+        assert_eq!(code, Some(2), "{options:?}: {stderr}");
+        assert!(stderr.contains(named) && !stderr.contains("p1_x.wav"), "{options:?}: {stderr}");
+        assert!(!out_dir.exists(), "{options:?} created {}", out_dir.display());
+    }
+    // The same data with workable options gets as far as the audio, and
+    // says which file is bad.
+    let (code, stderr) = train(&["--folds", "2", "--fold", "1", "--max-steps", "1"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("p1_x.wav"), "{stderr}");
+}

@@ -14,10 +14,13 @@ use auscult::model::features::Preprocessor;
 use auscult::model::inference::{default_device, weights_bytes};
 use auscult::model::model::{CnnConfig, Pooling};
 use auscult::model::pipeline::{mel_dataset, plugin_search, SplitSpec};
+use auscult::model::tasks::Task;
 use auscult::model::training::{self, predict_dataset, Selection, TrainConfig};
 use burn::module::Module;
 
 use super::corpus::{bar, load_task, patient_means, scored};
+
+const DEFAULT_BATCH: usize = 32;
 
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
@@ -46,7 +49,7 @@ pub struct TrainArgs {
     extra_train: Option<PathBuf>,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = DEFAULT_BATCH)]
     batch: usize,
     /// Stop after this many epochs without a better validation score.
     #[arg(long, default_value_t = 8)]
@@ -92,7 +95,25 @@ fn value_name(value: impl clap::ValueEnum) -> String {
     value.to_possible_value().map_or_else(String::new, |v| v.get_name().to_string())
 }
 
+/// Options that cannot work are refused before any audio is read (feature
+/// extraction takes minutes on a whole set), each naming its option.
+fn check_options(args: &TrainArgs) -> anyhow::Result<()> {
+    if !args.official_split {
+        anyhow::ensure!(args.folds >= 2, "--folds {}: patient-disjoint folds need at least 2", args.folds);
+        anyhow::ensure!(args.fold < args.folds, "--fold {}: folds are numbered 0 to {} (--folds {})", args.fold, args.folds - 1, args.folds);
+    }
+    anyhow::ensure!(args.epochs >= 1, "--epochs 0: training needs at least one epoch");
+    anyhow::ensure!(args.batch >= 1, "--batch 0: a batch needs at least one example");
+    anyhow::ensure!(
+        !args.channels.is_empty() && args.channels.iter().all(|&c| (1..=1024).contains(&c)),
+        "--channels needs widths between 1 and 1024, got {:?}",
+        args.channels
+    );
+    Ok(())
+}
+
 pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
+    check_options(args)?;
     let (mut task, mut corpus) = load_task(&args.task, &args.data)?;
     task.features.n_fft = args.n_fft.unwrap_or(task.features.n_fft);
     task.features.hop = args.hop.unwrap_or(task.features.hop);
@@ -159,11 +180,6 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 
     let (mean, std) = train_set.stats();
     let batcher = MelBatcher { n_mels: task.features.n_mels, frames: task.features.frames(), mean, std, per_example: task.per_example_norm };
-    anyhow::ensure!(
-        !args.channels.is_empty() && args.channels.iter().all(|&c| (1..=1024).contains(&c)),
-        "--channels needs widths between 1 and 1024, got {:?}",
-        args.channels
-    );
     let cnn = CnnConfig::new(corpus.classes.len()).with_channels(args.channels.clone()).with_pooling(args.pooling);
     let config = TrainConfig {
         epochs: args.epochs,
@@ -220,26 +236,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let weights = args.out.join("model.bpk");
     auscult::model::card::write_private(&weights, &bytes).with_context(|| format!("writing {}", weights.display()))?;
     let name = args.out.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned());
-    let command = format!(
-        "auscult train --task {} --data DIR/{data_dir}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}",
-        task.name,
-        args.extra_train.as_ref().map_or(String::new(), |d| format!(" --extra-train DIR/{}", dir_name(d))),
-        args.out.display(),
-        args.epochs,
-        args.patience,
-        args.folds,
-        args.fold,
-        args.seed,
-        args.channels.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
-        value_name(args.pooling),
-        value_name(args.select),
-        if args.crops > 1 { format!(" --crops {}", args.crops) } else { String::new() },
-        match (args.n_fft, args.hop, args.n_mels) {
-            (None, None, None) => String::new(),
-            _ => format!(" --n-fft {} --hop {} --n-mels {}", task.features.n_fft, task.features.hop, task.features.n_mels),
-        },
-        if args.official_split { " --official-split" } else { "" }
-    );
+    let command = command_line(args, &task);
     let card = ModelCard {
         name,
         task: task.name.into(),
@@ -278,4 +275,32 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     card.save(&card_path)?;
     println!("saved {} ({} parameters, {} bytes of weights)", card_path.display(), card.parameters, bytes.len());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The command that trains this model again, as the card records it: every
+/// option that shapes the model, with the data named by its directory.
+fn command_line(args: &TrainArgs, task: &Task) -> String {
+    format!(
+        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}",
+        task.name,
+        dir_name(&args.data),
+        args.extra_train.as_ref().map_or(String::new(), |d| format!(" --extra-train DIR/{}", dir_name(d))),
+        args.out.display(),
+        args.epochs,
+        args.patience,
+        args.folds,
+        args.fold,
+        args.seed,
+        args.channels.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+        value_name(args.pooling),
+        value_name(args.select),
+        if args.batch != DEFAULT_BATCH { format!(" --batch {}", args.batch) } else { String::new() },
+        args.max_steps.map_or(String::new(), |n| format!(" --max-steps {n}")),
+        if args.crops > 1 { format!(" --crops {}", args.crops) } else { String::new() },
+        match (args.n_fft, args.hop, args.n_mels) {
+            (None, None, None) => String::new(),
+            _ => format!(" --n-fft {} --hop {} --n-mels {}", task.features.n_fft, task.features.hop, task.features.n_mels),
+        },
+        if args.official_split { " --official-split" } else { "" }
+    )
 }
