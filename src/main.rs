@@ -67,7 +67,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("auscult: error: {e:#}");
+            eprintln!("auscult: error: {}", cli::error_line(&e));
             ExitCode::from(2)
         }
     }

@@ -10,3 +10,19 @@ pub mod process;
 pub mod record;
 pub mod train;
 pub mod tui;
+
+/// An error as one line: the outermost message and each cause the messages
+/// before it do not already hold. The library's errors name their file and
+/// carry their cause in their own text (so they read whole in the TUI and
+/// in logs); anyhow's `{:#}` would print that cause a second time.
+pub fn error_line(error: &anyhow::Error) -> String {
+    let mut line = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line.push_str(": ");
+            line.push_str(&cause);
+        }
+    }
+    line
+}
