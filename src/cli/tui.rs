@@ -80,7 +80,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<()> {
             Some((name, Ok(card))) => match live_model(&card, rate) {
                 Ok(model) => Some(model),
                 Err(e) => {
-                    notices.push(format!("model {name} not loaded: {e:#}"));
+                    notices.push(format!("model {name} not loaded: {}", super::error_line(&e)));
                     None
                 }
             },
