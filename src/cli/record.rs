@@ -28,10 +28,10 @@ pub struct RecordArgs {
     #[arg(long, value_name = "S")]
     duration: Option<f64>,
     /// Sample rate to ask the device for.
-    #[arg(long, value_name = "HZ")]
+    #[arg(long, value_name = "HZ", value_parser = clap::value_parser!(u32).range(1..))]
     rate: Option<u32>,
     /// A fixed device buffer, in frames.
-    #[arg(long, value_name = "FRAMES")]
+    #[arg(long, value_name = "FRAMES", value_parser = clap::value_parser!(u32).range(1..))]
     buffer: Option<u32>,
     /// Chain to run (its segmenter's cycles become annotations).
     #[arg(long, value_name = "CHAIN.toml")]

@@ -45,7 +45,7 @@ pub struct TuiArgs {
     #[arg(long, value_name = "DIR", default_value = "sessions")]
     pub out: PathBuf,
     /// Sample rate to ask the device for.
-    #[arg(long, value_name = "HZ")]
+    #[arg(long, value_name = "HZ", value_parser = clap::value_parser!(u32).range(1..))]
     pub rate: Option<u32>,
 }
 
