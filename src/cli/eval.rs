@@ -13,6 +13,24 @@ use auscult::model::pipeline::{mel_dataset, plugin_search, SplitSpec};
 
 use super::corpus::{bar, load_task, patient_means, scored};
 
+/// Which examples a model is scored on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Split {
+    Test,
+    All,
+    Official,
+}
+
+impl std::fmt::Display for Split {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Split::Test => "test",
+            Split::All => "all",
+            Split::Official => "official",
+        })
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
     /// A model name in models/ or a card file. Given again, the models
@@ -24,8 +42,8 @@ pub struct EvalArgs {
     data: PathBuf,
     /// test: the patients the model's card says were held out; all: every
     /// recording found (a separate held-out folder); official: the ICBHI test split.
-    #[arg(long, default_value = "test")]
-    split: String,
+    #[arg(long, value_enum, default_value_t = Split::Test)]
+    split: Split,
     /// Also write the report as JSON.
     #[arg(long, value_name = "OUT.json")]
     json: Option<PathBuf>,
@@ -44,8 +62,8 @@ pub struct EvalArgs {
 
 pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
-        args.model.len() == 1 || args.split == "test",
-        "several models are pooled over their own held-out patients: --split test, not {:?}",
+        args.model.len() == 1 || args.split == Split::Test,
+        "several models are pooled over their own held-out patients: --split test, not {}",
         args.split
     );
     let models = args
@@ -77,7 +95,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             card.task,
             card.classes
         );
-        let held_out = split_indices(&args.split, other, card_path, &corpus, &args.data)?;
+        let held_out = split_indices(args.split, other, card_path, &corpus, &args.data)?;
         anyhow::ensure!(!held_out.is_empty(), "{}: no examples to evaluate with --split {}", card_path.display(), args.split);
         if let Some((i, &first)) = held_out.iter().find_map(|i| scored_by.get(i).map(|m| (*i, m))) {
             bail!(
@@ -121,16 +139,15 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
 
 /// The examples `--split` names: `test`, the patients the card says were
 /// held out; `all`, every one; `official`, the ICBHI test split.
-fn split_indices(split: &str, card: &ModelCard, card_path: &Path, corpus: &Corpus, data: &Path) -> anyhow::Result<Vec<usize>> {
+fn split_indices(split: Split, card: &ModelCard, card_path: &Path, corpus: &Corpus, data: &Path) -> anyhow::Result<Vec<usize>> {
     Ok(match split {
-        "all" => (0..corpus.examples.len()).collect(),
-        "official" => SplitSpec::IcbhiOfficial.apply(corpus, data)?.test,
-        "test" => {
+        Split::All => (0..corpus.examples.len()).collect(),
+        Split::Official => SplitSpec::IcbhiOfficial.apply(corpus, data)?.test,
+        Split::Test => {
             let spec = SplitSpec::parse(&card.training.split)
                 .with_context(|| format!("{}: cannot read the split {:?}", card_path.display(), card.training.split))?;
             spec.apply(corpus, data)?.test
         }
-        other => bail!("--split must be test, all or official, not {other:?}"),
     })
 }
 
