@@ -355,9 +355,7 @@ fn frame_power_spread_db(x: &[f32], rate: f64) -> f64 {
 #[test]
 fn denoise_changes_clean_recordings_by_less_than_1_db_rms() {
     let Some(data) = shared_data() else { return };
-    let mut worst = 0.0f64;
     let mut changes = Vec::new();
-    let (mut spread_within, mut spread_over) = (Vec::new(), Vec::new());
     for file in denoise_corpus(&data) {
         let (samples, rate) = as_chain_input(&file);
         let audio = auscult::audio::Decoded { samples, sample_rate: rate as u32, channels: 1 };
@@ -367,19 +365,18 @@ fn denoise_changes_clean_recordings_by_less_than_1_db_rms() {
         let change = 20.0 * (rms(&out[latency..]) / rms(&audio.samples[..n])).log10();
         let spread = frame_power_spread_db(&audio.samples, rate);
         println!("{change:+.3} dB  (frame power 5–95% spread {spread:5.1} dB)  {}", file.display());
-        worst = worst.max(change.abs());
-        changes.push((change, file.clone()));
-        let side = if change.abs() < 1.0 { &mut spread_within } else { &mut spread_over };
-        side.push(spread);
+        changes.push((change, spread, file));
     }
+    let worst = changes.iter().map(|c| c.0.abs()).fold(0.0, f64::max);
     println!("denoise on clean input: worst RMS change {worst:.3} dB");
-    let least = spread_within.iter().copied().fold(f64::INFINITY, f64::min);
-    print!("  frame power spread: least {least:.1} dB among the {} within 1 dB", spread_within.len());
-    match spread_over.iter().copied().reduce(f64::max) {
-        Some(most) => println!(", greatest {most:.1} dB among the {} over", spread_over.len()),
+    let (within, over): (Vec<_>, Vec<_>) = changes.iter().partition(|c| c.0.abs() < 1.0);
+    let least = within.iter().map(|c| c.1).fold(f64::INFINITY, f64::min);
+    print!("  frame power spread: least {least:.1} dB among the {} within 1 dB", within.len());
+    match over.iter().map(|c| c.1).reduce(f64::max) {
+        Some(most) => println!(", greatest {most:.1} dB among the {} over", over.len()),
         None => println!(),
     }
-    for (change, file) in &changes {
+    for (change, _, file) in &changes {
         assert!(change.abs() < 1.0, "{}: RMS changed by {change:.2} dB", file.display());
     }
 }

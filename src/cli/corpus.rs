@@ -24,17 +24,20 @@ pub(super) fn load_task(name: &str, data: &Path) -> anyhow::Result<(Task, Corpus
 /// corpus) replaced by the mean over its patient's recordings: where the
 /// label is the patient's diagnosis, all of them speak together.
 pub(super) fn patient_means(probs: &[Vec<f32>], corpus: &Corpus, indices: &[usize]) -> Vec<Vec<f32>> {
-    let patients: Vec<&str> = indices.iter().map(|&i| corpus.examples[i].patient.as_str()).collect();
-    metrics::mean_by_group(probs, &patients)
+    metrics::mean_by_group(probs, &patients(corpus, indices))
 }
 
 /// The report on `indices` of `corpus`, with the 95% interval from
 /// resampling its patients (2 000 times, seeded: the same figures twice).
 pub(super) fn scored(corpus: &Corpus, indices: &[usize], truth: &[usize], probs: &[Vec<f32>], icbhi: bool) -> metrics::Report {
     let mut report = metrics::report(&corpus.classes, truth, probs, icbhi);
-    let patients: Vec<&str> = indices.iter().map(|&i| corpus.examples[i].patient.as_str()).collect();
-    report.patient_interval = metrics::patient_bootstrap(corpus.classes.len(), truth, probs, &patients, icbhi, 2000, 1);
+    report.patient_interval = metrics::patient_bootstrap(corpus.classes.len(), truth, probs, &patients(corpus, indices), icbhi, 2000, 1);
     report
+}
+
+/// The patient of each of `indices` into the corpus.
+fn patients<'a>(corpus: &'a Corpus, indices: &[usize]) -> Vec<&'a str> {
+    indices.iter().map(|&i| corpus.examples[i].patient.as_str()).collect()
 }
 
 /// A progress bar on stderr for `len` items of `what`.
