@@ -11,13 +11,22 @@ as `auscult train --extra-train` does) added to every training fold. For
 the KAUH diagnosis it also prints what the annotated sound types alone
 allow (a ceiling for any wheeze and crackle detector).
 
+With `--auscult BIN` (the built `auscult`) the folds are the CNN's own:
+`BIN folds --task T --data DIR` deals the patients exactly as `auscult
+train --folds 5 --seed 1` does, so the baseline and the pooled CNN are
+scored on the same held-out patients. Without it sklearn's
+StratifiedGroupKFold deals them, and with eleven ICBHI patients which
+patients share a fold moves the figures by more than the models differ.
+
     python3 -m venv .venv && .venv/bin/pip install librosa scikit-learn
-    .venv/bin/python scripts/baseline_mfcc_svm.py ../shared/data
+    .venv/bin/python scripts/baseline_mfcc_svm.py ../shared/data [--auscult target/release/auscult]
 """
+import argparse
+import csv
 import glob
+import io
 import os
-import re
-import sys
+import subprocess
 import warnings
 
 import librosa
@@ -51,14 +60,14 @@ def heart(data):
             X.append(mfcc_features(load(f)))
             y.append(label)
             g.append(f)
-    return np.array(X), np.array(y), np.array(g)
+    return np.array(X), np.array(y), np.array(g), np.array(g)
 
 
 KAUH = {"n": 0, "normal": 0, "asthma": 1, "heart failure": 2, "copd": 3, "pneumonia": 4}
 
 
 def kauh(data):
-    X, y, g = [], [], []
+    X, y, g, paths = [], [], [], []
     for f in sorted(glob.glob(os.path.join(data, "kauh", "audio", "*.wav"))):
         stem = os.path.basename(f)[:-4]
         head = stem.split(",")[0]
@@ -67,7 +76,8 @@ def kauh(data):
         X.append(mfcc_features(load(f)))
         y.append(KAUH.get(diag, 5))
         g.append(pid[1:].upper())
-    return np.array(X), np.array(y), np.array(g)
+        paths.append(f)
+    return np.array(X), np.array(y), np.array(g), np.array(paths)
 
 
 def kauh_sound_class(field):
@@ -91,7 +101,7 @@ def kauh_sounds(data):
     return np.array(X), np.array(y)
 
 
-def kauh_sound_ceiling(data):
+def kauh_sound_ceiling(data, folds=None):
     """Diagnosis read from each recording's annotated sound type alone.
 
     Each sound type (normal, crackles, wheezes, both, other) is mapped to the
@@ -101,7 +111,7 @@ def kauh_sound_ceiling(data):
     sounds are annotated as asthma's are (expiratory wheezes) and pneumonia
     and most "other" diagnoses as heart failure's (crepitations).
     """
-    X, y, g = kauh(data)
+    X, y, g, _ = kauh(data)
     sounds = []
     for f in sorted(glob.glob(os.path.join(data, "kauh", "audio", "*.wav"))):
         fields = os.path.basename(f)[:-4].split(",")
@@ -109,7 +119,7 @@ def kauh_sound_ceiling(data):
         sounds.append(4 if label is None else label)
     sounds = np.array(sounds)
     preds = np.zeros_like(y)
-    for train, test in StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=1).split(X, y, g):
+    for train, test in splits(X, y, g, folds):
         majority = {s: np.bincount(y[train][sounds[train] == s]).argmax() for s in np.unique(sounds[train])}
         preds[test] = [majority.get(s, 0) for s in sounds[test]]
     print(f"{'lung-diagnosis from annotated sound types (a ceiling for sound detectors)':<16} balanced accuracy {balanced_accuracy_score(y, preds):.3f}")
@@ -117,7 +127,7 @@ def kauh_sound_ceiling(data):
 
 
 def icbhi(data):
-    X, y, g = [], [], []
+    X, y, g, paths = [], [], [], []
     for txt in sorted(glob.glob(os.path.join(data, "icbhi", "audio_and_txt_files", "*.txt"))):
         wav = txt[:-4] + ".wav"
         if not os.path.exists(wav):
@@ -131,7 +141,8 @@ def icbhi(data):
             X.append(mfcc_features(audio[int(s * SR):int(e * SR)]))
             y.append(c + 2 * w)
             g.append(os.path.basename(txt).split("_")[0])
-    return np.array(X), np.array(y), np.array(g)
+            paths.append(wav)
+    return np.array(X), np.array(y), np.array(g), np.array(paths)
 
 
 def icbhi_score(y, p):
@@ -155,10 +166,26 @@ def patient_interval(y, p, g, metric, resamples=2000):
     return np.percentile(values, [2.5, 97.5])
 
 
-def evaluate(name, X, y, g, icbhi_task=False, extra=None):
-    folds = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=1)
+def auscult_folds(binary, task, data_dir, paths):
+    """The fold of each example, as `auscult train --folds 5 --seed 1` deals them."""
+    out = subprocess.run([binary, "folds", "--task", task, "--data", data_dir], check=True, capture_output=True, text=True).stdout
+    fold_of = {os.path.realpath(row["path"]): int(row["fold"]) for row in csv.DictReader(io.StringIO(out))}
+    missing = sorted({p for p in paths if os.path.realpath(p) not in fold_of})
+    if missing:
+        raise SystemExit(f"{binary} folds --task {task}: no fold for {len(missing)} recordings, e.g. {missing[0]}")
+    return np.array([fold_of[os.path.realpath(p)] for p in paths])
+
+
+def splits(X, y, g, folds):
+    """(train, test) index pairs: the given folds, or sklearn's."""
+    if folds is None:
+        return list(StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=1).split(X, y, g))
+    return [(np.flatnonzero(folds != k), np.flatnonzero(folds == k)) for k in np.unique(folds)]
+
+
+def evaluate(name, X, y, g, folds=None, icbhi_task=False, extra=None):
     preds = np.zeros_like(y)
-    for train, test in folds.split(X, y, g):
+    for train, test in splits(X, y, g, folds):
         assert not set(g[train]) & set(g[test]), "patient leak"
         model = make_pipeline(StandardScaler(), SVC(kernel="rbf", class_weight="balanced"))
         if extra is None:
@@ -177,13 +204,26 @@ def evaluate(name, X, y, g, icbhi_task=False, extra=None):
 
 
 def main():
-    data = sys.argv[1] if len(sys.argv) > 1 else "../shared/data"
-    evaluate("heart", *heart(data))
-    evaluate("lung-diagnosis", *kauh(data))
-    kauh_sound_ceiling(data)
-    cycles = icbhi(data)
-    evaluate("lung-cycles", *cycles, icbhi_task=True)
-    evaluate("lung-cycles+kauh", *cycles, icbhi_task=True, extra=kauh_sounds(data))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("data", nargs="?", default="../shared/data", help="the shared data directory")
+    parser.add_argument("--auscult", metavar="BIN", help="score on the folds this auscult binary deals (the CNN's)")
+    args = parser.parse_args()
+    data = args.data
+
+    def folds(task, subdir, paths):
+        return None if args.auscult is None else auscult_folds(args.auscult, task, os.path.join(data, subdir), paths)
+
+    print("folds:", f"as `{args.auscult} folds` deals them (the CNN's)" if args.auscult else "sklearn StratifiedGroupKFold(5, seed 1)")
+    X, y, g, paths = heart(data)
+    evaluate("heart", X, y, g, folds("heart", "heart-yaseen2018", paths))
+    X, y, g, paths = kauh(data)
+    kauh_folds = folds("lung-diagnosis", "kauh", paths)
+    evaluate("lung-diagnosis", X, y, g, kauh_folds)
+    kauh_sound_ceiling(data, kauh_folds)
+    X, y, g, paths = icbhi(data)
+    cycle_folds = folds("lung-cycles", "icbhi", paths)
+    evaluate("lung-cycles", X, y, g, cycle_folds, icbhi_task=True)
+    evaluate("lung-cycles+kauh", X, y, g, cycle_folds, icbhi_task=True, extra=kauh_sounds(data))
 
 
 if __name__ == "__main__":

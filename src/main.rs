@@ -40,6 +40,8 @@ enum Command {
     Eval(cli::eval::EvalArgs),
     /// Classify recordings (each breath cycle, or the whole file) with a model.
     Analyze(cli::analyze::AnalyzeArgs),
+    /// Print which patients each patient-disjoint fold holds out (CSV).
+    Folds(cli::folds::FoldsArgs),
     /// Compute features (mel spectrogram, Kaldi fbank) and write them as .npy.
     Features {
         #[command(subcommand)]
@@ -84,6 +86,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Train(args)) => cli::train::run(&args),
         Some(Command::Eval(args)) => cli::eval::run(&args),
         Some(Command::Analyze(args)) => cli::analyze::run(&args),
+        Some(Command::Folds(args)) => cli::folds::run(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Record(args)) => cli::record::run(&args),
     }
 }

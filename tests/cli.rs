@@ -210,3 +210,41 @@ fn train_refuses_impossible_options_before_reading_any_audio() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("p1_x.wav"), "{stderr}");
 }
+
+#[test]
+fn folds_deal_every_patient_to_one_fold_and_every_common_diagnosis_to_each() {
+    let Some(data) = shared_data() else { return };
+    let kauh = data.join("kauh");
+    let out = auscult().args(["folds", "--task", "lung-diagnosis", "--data"]).arg(&kauh).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut rows = csv::Reader::from_reader(out.stdout.as_slice());
+    assert_eq!(rows.headers().unwrap(), vec!["fold", "patient", "class", "start_s", "end_s", "path"]);
+    let mut fold_of_patient = std::collections::BTreeMap::<String, usize>::new();
+    let mut patients_of_class = std::collections::BTreeMap::<String, Vec<(String, usize)>>::new();
+    let mut paths = std::collections::BTreeSet::new();
+    for row in rows.records() {
+        // KAUH names hold commas: a row that split on them would not parse
+        // to six fields, or would name no file.
+        let row = row.unwrap();
+        let (fold, patient, class, path) = (row[0].parse::<usize>().unwrap(), &row[1], &row[2], Path::new(&row[5]));
+        assert!(path.is_file(), "{}", path.display());
+        assert!(paths.insert(path.to_path_buf()), "{} listed twice", path.display());
+        let first = *fold_of_patient.entry(patient.to_string()).or_insert(fold);
+        assert_eq!(first, fold, "patient {patient} in folds {first} and {fold}");
+        patients_of_class.entry(class.to_string()).or_default().push((patient.to_string(), fold));
+    }
+    let wavs = kauh.join("audio").read_dir().unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "wav")).count();
+    assert_eq!(paths.len(), wavs, "every recording in one row");
+    // Stratified: a diagnosis with at least five patients reaches every fold.
+    for (class, patients) in &mut patients_of_class {
+        patients.sort();
+        patients.dedup();
+        let folds: std::collections::BTreeSet<usize> = patients.iter().map(|&(_, f)| f).collect();
+        if patients.len() >= 5 {
+            assert_eq!(folds.len(), 5, "{class}: {} patients, in folds {folds:?}", patients.len());
+        }
+    }
+    let out = auscult().args(["folds", "--task", "lung-diagnosis", "--folds", "1", "--data"]).arg(&kauh).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--folds"));
+}

@@ -5,6 +5,7 @@ mod corpus;
 pub mod devices;
 pub mod eval;
 pub mod features;
+pub mod folds;
 pub mod plugins;
 pub mod process;
 pub mod record;
