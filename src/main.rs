@@ -68,6 +68,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        // `auscult folds ... | head`: the reader has all it wanted.
+        Err(e) if cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("auscult: error: {}", cli::error_line(&e));
             ExitCode::from(2)

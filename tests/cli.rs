@@ -244,6 +244,17 @@ fn folds_deal_every_patient_to_one_fold_and_every_common_diagnosis_to_each() {
             assert_eq!(folds.len(), 5, "{class}: {} patients, in folds {folds:?}", patients.len());
         }
     }
+    // `auscult folds ... | head`: a reader that has gone is not an error.
+    let mut child = auscult()
+        .args(["folds", "--task", "lung-diagnosis", "--data"])
+        .arg(&kauh)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success() && out.stderr.is_empty(), "{:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
     let out = auscult().args(["folds", "--task", "lung-diagnosis", "--folds", "1", "--data"]).arg(&kauh).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--folds"));

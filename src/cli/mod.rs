@@ -27,3 +27,17 @@ pub fn error_line(error: &anyhow::Error) -> String {
     }
     line
 }
+
+/// Whether the error is a write to a pipe whose reader has gone (Rust
+/// ignores SIGPIPE, so the write fails instead of ending the process).
+/// The csv crate's errors hold their I/O error without exposing it as a
+/// source, so they are looked into too.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let io = cause.downcast_ref::<std::io::Error>().or_else(|| match cause.downcast_ref::<csv::Error>()?.kind() {
+            csv::ErrorKind::Io(io) => Some(io),
+            _ => None,
+        });
+        io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
