@@ -124,6 +124,7 @@ fn train_tiny(data: &Path, dir: &Path, pooling: Pooling) -> std::path::PathBuf {
             caveat: None,
         },
         evaluation: None,
+        members: Vec::new(),
     };
     let path = dir.join("card.toml");
     card.save(&path).unwrap();
@@ -304,6 +305,89 @@ fn eval_pools_fold_models_each_on_its_own_held_out_patients() {
     let (out, _) = eval(&[&cards[0], &cards[0]], "twice.json");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("overlap") && stderr.contains("card.toml"), "{stderr}");
+}
+
+#[test]
+fn an_ensemble_predicts_the_mean_of_its_members_and_checks_each_ones_weights() {
+    let Some(data) = common::shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let heart = data.join("heart-yaseen2018");
+    let auscult = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"));
+        c.env("AUSCULT_PLUGIN_PATH", common::plugin_dir());
+        c
+    };
+    let out_dir = dir.path().join("ensemble");
+    let out = auscult()
+        .args(["train", "--task", "heart", "--epochs", "1", "--max-steps", "2", "--folds", "10", "--channels", "4,8", "--runs", "2", "--data"])
+        .arg(&heart)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let card_path = out_dir.join("card.toml");
+    let card = ModelCard::load(&card_path).unwrap();
+    assert_eq!(card.members.len(), 1, "{card:?}");
+    assert_eq!(card.members[0].weights, "model-2.bpk");
+    assert!(out_dir.join("training-log-2.csv").is_file());
+    assert!(card.training.command.contains("--runs 2"), "{}", card.training.command);
+
+    // Each member alone, under a card of its own.
+    let single = |weights: &str, sha256: &str, name: &str| {
+        let mut one = card.clone();
+        (one.weights, one.sha256, one.members) = (weights.into(), sha256.into(), Vec::new());
+        let path = out_dir.join(name);
+        one.save(&path).unwrap();
+        path
+    };
+    let first = single("model.bpk", &card.sha256, "first.toml");
+    let second = single("model-2.bpk", &card.members[0].sha256, "second.toml");
+    let eval = |model: &Path, name: &str| {
+        let predictions = dir.path().join(format!("{name}.csv"));
+        let json = dir.path().join(format!("{name}.json"));
+        let out = auscult()
+            .args(["eval", "--model"])
+            .arg(model)
+            .arg("--data")
+            .arg(&heart)
+            .arg("--plots")
+            .arg(dir.path().join("figures"))
+            .arg("--predictions")
+            .arg(&predictions)
+            .arg("--json")
+            .arg(&json)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+        let rows: Vec<Vec<f64>> = csv::Reader::from_path(predictions)
+            .unwrap()
+            .records()
+            .map(|r| r.unwrap().iter().skip(5).map(|v| v.parse().unwrap()).collect())
+            .collect();
+        (report, rows)
+    };
+    let (report, both) = eval(&card_path, "both");
+    let ((_, a), (_, b)) = (eval(&first, "first"), eval(&second, "second"));
+    assert_eq!(both.len(), 64, "fold 0 of 10 holds 64 recordings");
+    assert_ne!(a, b, "two random starts gave the same network: the mean would prove nothing");
+    for ((m, x), y) in both.iter().zip(&a).zip(&b) {
+        for ((m, x), y) in m.iter().zip(x).zip(y) {
+            assert!((m - (x + y) / 2.0).abs() < 2e-6, "{m} is not the mean of {x} and {y}");
+        }
+    }
+    // The card's figures are the ensemble's, as eval prints them.
+    let evaluation = card.evaluation.as_ref().unwrap();
+    assert_eq!(report["balanced_accuracy"].as_f64().unwrap(), evaluation.balanced_accuracy);
+
+    // The second member's weights are checked as the first's are.
+    let weights = out_dir.join("model-2.bpk");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&weights, &bytes).unwrap();
+    let err = Classifier::load(&card_path).err().expect("tampered member loads").to_string();
+    assert!(err.contains("sha256") && err.contains("model-2.bpk"), "{err}");
 }
 
 #[test]

@@ -8,10 +8,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use auscult::datasets::split::validation_from_train;
-use auscult::model::card::{self, Architecture, Evaluation, ModelCard, Normalization, Training};
+use auscult::model::card::{self, Architecture, Evaluation, Member, ModelCard, Normalization, Training};
 use auscult::model::data::MelBatcher;
 use auscult::model::features::Preprocessor;
-use auscult::model::inference::{default_device, weights_bytes};
+use auscult::model::inference::{default_device, mean_over_members, weights_bytes};
 use auscult::model::model::{CnnConfig, Pooling};
 use auscult::model::pipeline::{mel_dataset, plugin_search, SplitSpec};
 use auscult::model::tasks::Task;
@@ -83,6 +83,12 @@ pub struct TrainArgs {
     /// share among them).
     #[arg(long, value_name = "N")]
     n_mels: Option<usize>,
+    /// Train an ensemble of N networks on the same patients, each from its
+    /// own random start and with its own early stopping; the model's output
+    /// is the mean of their probabilities. On small sets one run's figure
+    /// depends on its random start; the mean of several depends on it less.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=8))]
+    runs: u64,
 }
 
 /// A data directory's last component, as cards and commands name it.
@@ -193,37 +199,53 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         ..TrainConfig::default()
     };
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let log_path = args.out.join("training-log.csv");
-    let mut log_file = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
-    writeln!(log_file, "epoch,train_loss,validation_loss,validation_balanced_accuracy,seconds")?;
-    let steps_per_epoch = (train_set.len() * args.crops as usize).div_ceil(args.batch);
-    let progress = bar(args.epochs * steps_per_epoch, "training");
     let device = default_device();
-    let trained = training::train(
-        &cnn,
-        &config,
-        &batcher,
-        training::TrainData { train: &train_set, validation: &val_set, classes: &corpus.classes },
-        &device,
-        |e| {
-            let _ = writeln!(
-                log_file,
-                "{},{:.5},{:.5},{:.4},{:.1}",
-                e.epoch, e.train_loss, e.validation_loss, e.validation_balanced_accuracy, e.seconds
-            );
-            progress.suspend(|| {
-                eprintln!(
-                    "epoch {:>3}  loss {:.4}  validation loss {:.4}, balanced accuracy {:.3}  ({:.0} s)",
+    let mut members = Vec::new();
+    for run in 0..args.runs as usize {
+        // The first run is what a single-run command has always trained.
+        let config = TrainConfig { seed: args.seed + run as u64, ..config.clone() };
+        if args.runs > 1 {
+            eprintln!("run {} of {}", run + 1, args.runs);
+        }
+        let suffix = if run == 0 { String::new() } else { format!("-{}", run + 1) };
+        let log_path = args.out.join(format!("training-log{suffix}.csv"));
+        let mut log_file = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+        writeln!(log_file, "epoch,train_loss,validation_loss,validation_balanced_accuracy,seconds")?;
+        let steps_per_epoch = (train_set.len() * args.crops as usize).div_ceil(args.batch);
+        let progress = bar(args.epochs * steps_per_epoch, "training");
+        let trained = training::train(
+            &cnn,
+            &config,
+            &batcher,
+            training::TrainData { train: &train_set, validation: &val_set, classes: &corpus.classes },
+            &device,
+            |e| {
+                let _ = writeln!(
+                    log_file,
+                    "{},{:.5},{:.5},{:.4},{:.1}",
                     e.epoch, e.train_loss, e.validation_loss, e.validation_balanced_accuracy, e.seconds
-                )
-            });
-        },
-        |step, _| progress.set_position(step as u64),
-    );
-    progress.finish_and_clear();
+                );
+                progress.suspend(|| {
+                    eprintln!(
+                        "epoch {:>3}  loss {:.4}  validation loss {:.4}, balanced accuracy {:.3}  ({:.0} s)",
+                        e.epoch, e.train_loss, e.validation_loss, e.validation_balanced_accuracy, e.seconds
+                    )
+                });
+            },
+            |step, _| progress.set_position(step as u64),
+        );
+        progress.finish_and_clear();
+        let bytes = weights_bytes(&trained.model).map_err(|e| anyhow::anyhow!("saving weights: {e}"))?;
+        let file = format!("model{suffix}.bpk");
+        let path = args.out.join(&file);
+        auscult::model::card::write_private(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+        members.push((trained, file, card::sha256_hex(&bytes)));
+    }
 
-    // Held-out patients.
-    let (truth, probs) = predict_dataset(&trained.model, &batcher, &test_set);
+    // Held-out patients, scored with the mean of the members' probabilities
+    // as `Classifier::predict` gives it.
+    let (truth, _) = predict_dataset(&members[0].0.model, &batcher, &test_set);
+    let probs = mean_over_members(members.iter().map(|(m, ..)| predict_dataset(&m.model, &batcher, &test_set).1).collect());
     // Scored as `auscult eval --split test` scores it, so the card's figures
     // are what its command prints.
     let probs = if task.per_patient { patient_means(&probs, &corpus, &split.test) } else { probs };
@@ -232,17 +254,15 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         println!("held-out patients ({}):\n{}", spec.describe(), r.to_text());
     }
 
-    let bytes = weights_bytes(&trained.model).map_err(|e| anyhow::anyhow!("saving weights: {e}"))?;
-    let weights = args.out.join("model.bpk");
-    auscult::model::card::write_private(&weights, &bytes).with_context(|| format!("writing {}", weights.display()))?;
+    let (trained, weights, sha256) = &members[0];
     let name = args.out.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned());
     let command = command_line(args, &task);
     let card = ModelCard {
         name,
         task: task.name.into(),
         classes: corpus.classes.clone(),
-        weights: "model.bpk".into(),
-        sha256: card::sha256_hex(&bytes),
+        weights: weights.clone(),
+        sha256: sha256.clone(),
         parameters: trained.model.num_params(),
         architecture: Architecture { channels: cnn.channels.clone(), dropout: cnn.dropout, pooling: cnn.pooling },
         features: task.features.clone(),
@@ -270,10 +290,16 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             specificity: r.icbhi.as_ref().map(|i| i.specificity),
             command: format!("auscult eval --model {}/card.toml --data DIR/{data_dir} --split test", args.out.display()),
         }),
+        members: members[1..]
+            .iter()
+            .map(|(t, weights, sha256)| Member { weights: weights.clone(), sha256: sha256.clone(), epochs_run: t.log.len(), best_epoch: t.best_epoch })
+            .collect(),
     };
     let card_path = args.out.join("card.toml");
     card.save(&card_path)?;
-    println!("saved {} ({} parameters, {} bytes of weights)", card_path.display(), card.parameters, bytes.len());
+    let bytes: u64 = card.weight_files(&card_path).iter().map(|(p, _)| std::fs::metadata(p).map_or(0, |m| m.len())).sum();
+    let ensemble = if args.runs > 1 { format!(" in each of {} networks", args.runs) } else { String::new() };
+    println!("saved {} ({} parameters{ensemble}, {bytes} bytes of weights)", card_path.display(), card.parameters);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -281,7 +307,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 /// option that shapes the model, with the data named by its directory.
 fn command_line(args: &TrainArgs, task: &Task) -> String {
     format!(
-        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}",
+        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}",
         task.name,
         dir_name(&args.data),
         args.extra_train.as_ref().map_or(String::new(), |d| format!(" --extra-train DIR/{}", dir_name(d))),
@@ -301,6 +327,7 @@ fn command_line(args: &TrainArgs, task: &Task) -> String {
             (None, None, None) => String::new(),
             _ => format!(" --n-fft {} --hop {} --n-mels {}", task.features.n_fft, task.features.hop, task.features.n_mels),
         },
-        if args.official_split { " --official-split" } else { "" }
+        if args.official_split { " --official-split" } else { "" },
+        if args.runs > 1 { format!(" --runs {}", args.runs) } else { String::new() }
     )
 }

@@ -31,6 +31,24 @@ pub struct ModelCard {
     /// `auscult eval` on the held-out patients, as trained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation: Option<Evaluation>,
+    /// Further members of an ensemble (`train --runs N`): the same
+    /// architecture trained on the same patients from other random starts.
+    /// The model's output is the mean of all members' probabilities, which
+    /// steadies a model whose single runs differ as much as their data allows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<Member>,
+}
+
+/// One more set of weights in an ensemble, checked like the first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    /// The weights file, relative to the card.
+    pub weights: String,
+    pub sha256: String,
+    /// Its own early stopping, as `Training` records the first member's.
+    pub epochs_run: usize,
+    pub best_epoch: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,20 +144,36 @@ impl ModelCard {
 
     /// The weights file beside the card.
     pub fn weights_path(&self, card_path: &Path) -> PathBuf {
-        card_path.parent().unwrap_or(Path::new(".")).join(&self.weights)
+        beside(card_path, &self.weights)
     }
 
-    /// Checks the weights file's sha256 against the card.
-    pub fn verify_weights(&self, card_path: &Path) -> Result<Vec<u8>, CardError> {
-        let path = self.weights_path(card_path);
-        crate::trust::check_private(&path, "model")?;
-        let bytes = std::fs::read(&path).map_err(|source| CardError::Io { path: path.clone(), source })?;
-        let actual = sha256_hex(&bytes);
-        if !actual.eq_ignore_ascii_case(&self.sha256) {
-            return Err(CardError::Hash { path, expected: self.sha256.clone(), actual });
-        }
-        Ok(bytes)
+    /// Every weights file the card names, the first one first, each with
+    /// the sha256 the card gives it.
+    pub fn weight_files(&self, card_path: &Path) -> Vec<(PathBuf, &str)> {
+        std::iter::once((self.weights_path(card_path), self.sha256.as_str()))
+            .chain(self.members.iter().map(|m| (beside(card_path, &m.weights), m.sha256.as_str())))
+            .collect()
     }
+
+    /// Reads every weights file (the first, then the ensemble's other
+    /// members), refusing any whose sha256 differs from the card's.
+    pub fn verify_all_weights(&self, card_path: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, CardError> {
+        self.weight_files(card_path).into_iter().map(|(path, sha256)| verify(&path, sha256).map(|bytes| (path, bytes))).collect()
+    }
+}
+
+fn beside(card_path: &Path, file: &str) -> PathBuf {
+    card_path.parent().unwrap_or(Path::new(".")).join(file)
+}
+
+fn verify(path: &Path, expected: &str) -> Result<Vec<u8>, CardError> {
+    crate::trust::check_private(path, "model")?;
+    let bytes = std::fs::read(path).map_err(|source| CardError::Io { path: path.into(), source })?;
+    let actual = sha256_hex(&bytes);
+    if !actual.eq_ignore_ascii_case(expected) {
+        return Err(CardError::Hash { path: path.into(), expected: expected.into(), actual });
+    }
+    Ok(bytes)
 }
 
 /// Writes a model file as 0644 whatever the umask, so that

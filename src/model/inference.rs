@@ -18,7 +18,8 @@ use crate::host::SearchPath;
 pub struct Classifier {
     pub card: ModelCard,
     pub card_path: PathBuf,
-    model: Cnn,
+    /// One network, or an ensemble's members (the card's first weights first).
+    members: Vec<Cnn>,
     batcher: MelBatcher,
     device: Device,
 }
@@ -53,30 +54,12 @@ impl Classifier {
     /// shape mismatch with a message that says which.
     pub fn load(card_path: &Path) -> Result<Classifier, CardError> {
         let card = ModelCard::load(card_path)?;
-        let bytes = card.verify_weights(card_path)?;
         let device = default_device();
-        let mut model = CnnConfig::new(card.classes.len())
-            .with_channels(card.architecture.channels.clone())
-            .with_dropout(card.architecture.dropout)
-            .with_pooling(card.architecture.pooling)
-            .init(&device);
-        let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)));
-        let weights = card.weights_path(card_path);
-        let misfit = |detail: String| CardError::Shape {
-            path: weights.clone(),
-            reason: format!(
-                "the weights do not fit the card's architecture ({} classes, channels {:?}, pooling {:?}): {detail}",
-                card.classes.len(),
-                card.architecture.channels,
-                card.architecture.pooling
-            ),
-        };
-        let result = model.load_from(&mut store).map_err(|e| misfit(e.to_string()))?;
-        if !result.errors.is_empty() || !result.missing.is_empty() {
-            let mut reasons: Vec<String> = result.errors.iter().map(|e| format!("{e:?}")).collect();
-            reasons.extend(result.missing.iter().map(|(p, _)| format!("missing tensor {p}")));
-            return Err(misfit(reasons.join("; ")));
-        }
+        let members = card
+            .verify_all_weights(card_path)?
+            .into_iter()
+            .map(|(path, bytes)| load_member(&card, &path, bytes, &device))
+            .collect::<Result<Vec<_>, _>>()?;
         let batcher = MelBatcher {
             n_mels: card.features.n_mels,
             frames: card.features.frames(),
@@ -84,7 +67,7 @@ impl Classifier {
             std: card.normalization.std,
             per_example: card.normalization.per_example,
         };
-        Ok(Classifier { card, card_path: card_path.into(), model: model.valid(), batcher, device })
+        Ok(Classifier { card, card_path: card_path.into(), members, batcher, device })
     }
 
     /// A preprocessor with the card's chain and mel settings.
@@ -93,10 +76,62 @@ impl Classifier {
     }
 
     /// Class probabilities for each input: the mean over its windows (see
-    /// [`predict_windows`]); a short input is repeat-padded.
+    /// [`predict_windows`]) and over the ensemble's members; a short input
+    /// is repeat-padded.
     pub fn predict(&self, inputs: &[LogMel]) -> Vec<Vec<f32>> {
-        predict_windows(&self.model, &self.batcher, inputs.iter(), &self.device)
+        let each: Vec<Vec<Vec<f32>>> = self.members.iter().map(|m| predict_windows(m, &self.batcher, inputs.iter(), &self.device)).collect();
+        mean_over_members(each)
     }
+}
+
+/// One member's weights into the card's architecture, or an error naming
+/// the file and what does not fit.
+fn load_member(card: &ModelCard, path: &Path, bytes: Vec<u8>, device: &Device) -> Result<Cnn, CardError> {
+    let mut model = CnnConfig::new(card.classes.len())
+        .with_channels(card.architecture.channels.clone())
+        .with_dropout(card.architecture.dropout)
+        .with_pooling(card.architecture.pooling)
+        .init(device);
+    let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)));
+    let misfit = |detail: String| CardError::Shape {
+        path: path.into(),
+        reason: format!(
+            "the weights do not fit the card's architecture ({} classes, channels {:?}, pooling {:?}): {detail}",
+            card.classes.len(),
+            card.architecture.channels,
+            card.architecture.pooling
+        ),
+    };
+    let result = model.load_from(&mut store).map_err(|e| misfit(e.to_string()))?;
+    if !result.errors.is_empty() || !result.missing.is_empty() {
+        let mut reasons: Vec<String> = result.errors.iter().map(|e| format!("{e:?}")).collect();
+        reasons.extend(result.missing.iter().map(|(p, _)| format!("missing tensor {p}")));
+        return Err(misfit(reasons.join("; ")));
+    }
+    Ok(model.valid())
+}
+
+/// The mean of several members' probabilities, input by input. One member
+/// is returned as it is, so a single model's outputs stay bit-exact.
+pub fn mean_over_members(mut each: Vec<Vec<Vec<f32>>>) -> Vec<Vec<f32>> {
+    if each.len() <= 1 {
+        return each.pop().unwrap_or_default();
+    }
+    let n = each.len() as f32;
+    let mut sum = each.pop().unwrap_or_default();
+    for other in each {
+        for (s, o) in sum.iter_mut().zip(other) {
+            for (a, b) in s.iter_mut().zip(o) {
+                *a += b;
+            }
+        }
+    }
+    for s in &mut sum {
+        for a in s.iter_mut() {
+            *a /= n;
+        }
+    }
+    sum
 }
 
 /// Where the model's windows over an input `have` frames long start: one
