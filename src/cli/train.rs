@@ -200,7 +200,9 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     };
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let device = default_device();
+    let steps_per_epoch = (train_set.len() * args.crops as usize).div_ceil(args.batch);
     let mut members = Vec::new();
+    let mut weight_bytes = 0;
     for run in 0..args.runs as usize {
         // The first run is what a single-run command has always trained.
         let config = TrainConfig { seed: args.seed + run as u64, ..config.clone() };
@@ -211,7 +213,6 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         let log_path = args.out.join(format!("training-log{suffix}.csv"));
         let mut log_file = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
         writeln!(log_file, "epoch,train_loss,validation_loss,validation_balanced_accuracy,seconds")?;
-        let steps_per_epoch = (train_set.len() * args.crops as usize).div_ceil(args.batch);
         let progress = bar(args.epochs * steps_per_epoch, "training");
         let trained = training::train(
             &cnn,
@@ -239,12 +240,13 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         let file = format!("model{suffix}.bpk");
         let path = args.out.join(&file);
         auscult::model::card::write_private(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+        weight_bytes += bytes.len();
         members.push((trained, file, card::sha256_hex(&bytes)));
     }
 
     // Held-out patients, scored with the mean of the members' probabilities
     // as `Classifier::predict` gives it.
-    let (truth, _) = predict_dataset(&members[0].0.model, &batcher, &test_set);
+    let truth: Vec<usize> = test_set.examples.iter().map(|e| e.label).collect();
     let probs = mean_over_members(members.iter().map(|(m, ..)| predict_dataset(&m.model, &batcher, &test_set).1).collect());
     // Scored as `auscult eval --split test` scores it, so the card's figures
     // are what its command prints.
@@ -297,9 +299,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     };
     let card_path = args.out.join("card.toml");
     card.save(&card_path)?;
-    let bytes: u64 = card.weight_files(&card_path).iter().map(|(p, _)| std::fs::metadata(p).map_or(0, |m| m.len())).sum();
     let ensemble = if args.runs > 1 { format!(" in each of {} networks", args.runs) } else { String::new() };
-    println!("saved {} ({} parameters{ensemble}, {bytes} bytes of weights)", card_path.display(), card.parameters);
+    println!("saved {} ({} parameters{ensemble}, {weight_bytes} bytes of weights)", card_path.display(), card.parameters);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -149,7 +149,7 @@ impl ModelCard {
 
     /// Every weights file the card names, the first one first, each with
     /// the sha256 the card gives it.
-    pub fn weight_files(&self, card_path: &Path) -> Vec<(PathBuf, &str)> {
+    fn weight_files(&self, card_path: &Path) -> Vec<(PathBuf, &str)> {
         std::iter::once((self.weights_path(card_path), self.sha256.as_str()))
             .chain(self.members.iter().map(|m| (beside(card_path, &m.weights), m.sha256.as_str())))
             .collect()
