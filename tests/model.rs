@@ -14,7 +14,7 @@ use auscult::datasets::kauh::{Kauh, KauhSounds};
 use auscult::datasets::{split, Corpus, DatasetLoader};
 use auscult::model::card::{self, Architecture, ModelCard, Normalization, Training};
 use auscult::model::data::{MelBatcher, MelDataset};
-use auscult::model::features::Preprocessor;
+use auscult::model::features::{LogMel, Preprocessor};
 use auscult::model::inference::{default_device, probabilities, weights_bytes, Classifier};
 use auscult::model::model::{CnnConfig, Pooling};
 use auscult::model::pipeline::mel_dataset;
@@ -388,6 +388,46 @@ fn an_ensemble_predicts_the_mean_of_its_members_and_checks_each_ones_weights() {
     std::fs::write(&weights, &bytes).unwrap();
     let err = Classifier::load(&card_path).err().expect("tampered member loads").to_string();
     assert!(err.contains("sha256") && err.contains("model-2.bpk"), "{err}");
+}
+
+#[test]
+fn the_same_command_trains_the_same_network() {
+    let Some(data) = common::shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // Each training in a process of its own, as a user runs it twice: the
+    // backend's generator may be global to a process.
+    let train = |name: &str| {
+        let out_dir = dir.path().join(name);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
+            .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+            .args(["train", "--task", "heart", "--epochs", "1", "--max-steps", "4", "--folds", "10", "--channels", "4,8", "--seed", "7", "--data"])
+            .arg(data.join("heart-yaseen2018"))
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        // The log without its timings.
+        let log: Vec<Vec<String>> = csv::Reader::from_path(out_dir.join("training-log.csv"))
+            .unwrap()
+            .records()
+            .map(|r| {
+                let row: Vec<String> = r.unwrap().iter().map(String::from).collect();
+                row[..row.len() - 1].to_vec()
+            })
+            .collect();
+        (log, Classifier::load(&out_dir.join("card.toml")).unwrap())
+    };
+    let ((log_a, a), (log_b, b)) = (train("a"), train("b"));
+    assert!(!log_a.is_empty());
+    assert_eq!(log_a, log_b, "the same seed, another training loss or validation score");
+    // A made-up input, scored by both networks: every probability the same.
+    let features = &a.card.features;
+    let frames = features.frames();
+    let input = LogMel { n_mels: features.n_mels, data: (0..features.n_mels * frames).map(|i| -80.0 + (i * 37 % 101) as f32 * 0.7).collect() };
+    let (pa, pb) = (a.predict(std::slice::from_ref(&input)), b.predict(&[input]));
+    assert_eq!(pa, pb, "the same seed trained two different networks");
+    assert_eq!(a.card.evaluation.as_ref().map(|e| e.balanced_accuracy), b.card.evaluation.as_ref().map(|e| e.balanced_accuracy));
 }
 
 #[test]

@@ -103,6 +103,11 @@ pub fn train(
 ) -> Trained {
     let TrainData { train, validation, classes } = data;
     let autodiff = device.clone().autodiff();
+    // The backend's generator draws the initial weights and the dropout
+    // masks: seeded, the same command trains the same network, and the
+    // members of `--runs` (seeds S, S+1, ...) still start apart. Some
+    // backends seed globally, so this belongs right before the draws.
+    autodiff.seed(config.seed);
     let mut model = cnn.init(&autodiff);
     let mut optimizer = AdamConfig::new().init();
     let weights = train.class_weights(classes.len(), config.weight_power);
