@@ -111,7 +111,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         progress.finish_and_clear();
         let p = classifier.predict(&set.examples.iter().map(|e| e.mel.clone()).collect::<Vec<_>>());
         probs.extend(if per_patient { patient_means(&p, &corpus, &held_out) } else { p });
-        truth.extend(set.examples.iter().map(|e| e.label));
+        truth.extend(set.labels());
         scored_by.extend(held_out.iter().map(|&i| (i, m)));
         indices.extend(held_out);
     }

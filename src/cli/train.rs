@@ -246,7 +246,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 
     // Held-out patients, scored with the mean of the members' probabilities
     // as `Classifier::predict` gives it.
-    let truth: Vec<usize> = test_set.examples.iter().map(|e| e.label).collect();
+    let truth: Vec<usize> = test_set.labels().collect();
     let probs = mean_over_members(members.iter().map(|(m, ..)| predict_dataset(&m.model, &batcher, &test_set).1).collect());
     // Scored as `auscult eval --split test` scores it, so the card's figures
     // are what its command prints.

@@ -32,6 +32,11 @@ impl MelDataset {
         self.examples.is_empty()
     }
 
+    /// Each example's class index, in order.
+    pub fn labels(&self) -> impl Iterator<Item = usize> + '_ {
+        self.examples.iter().map(|e| e.label)
+    }
+
     /// Mean and standard deviation of every dB value, for normalisation.
     pub fn stats(&self) -> (f32, f32) {
         let (mut n, mut sum, mut sq) = (0f64, 0f64, 0f64);

@@ -188,7 +188,7 @@ fn weighted_cross_entropy(truth: &[usize], probs: &[Vec<f32>], weights: &[f32]) 
 pub fn predict_dataset(model: &Cnn, batcher: &MelBatcher, dataset: &MelDataset) -> (Vec<usize>, Vec<Vec<f32>>) {
     let device = model.devices().into_iter().next().unwrap_or_else(super::inference::default_device);
     let probs = super::inference::predict_windows(model, batcher, dataset.examples.iter().map(|e| &e.mel), &device);
-    (dataset.examples.iter().map(|e| e.label).collect(), probs)
+    (dataset.labels().collect(), probs)
 }
 
 #[cfg(test)]
