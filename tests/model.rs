@@ -170,6 +170,19 @@ fn save_and_load_round_trip_bit_exactly_and_cards_refuse_foreign_weights() {
     card.save(&wrong).unwrap();
     let err = Classifier::load(&wrong).err().expect("wrong pooling loads").to_string();
     assert!(err.contains("model.bpk") && err.contains("pooling Mean"), "{err}");
+
+    // Weights with a block more than the card's (widths 8-16-16 under a card
+    // that says 8-16), hashed into the card: every tensor the card's network
+    // has fits, so only the tensors left over tell it is another network.
+    let deeper = CnnConfig::new(4).with_channels(vec![8, 16, 16]).with_pooling(Pooling::MeanStd).init(&default_device());
+    let bytes = weights_bytes(&deeper).unwrap();
+    std::fs::write(dir.path().join("deeper.bpk"), &bytes).unwrap();
+    let mut card = ModelCard::load(&card_path).unwrap();
+    card.weights = "deeper.bpk".into();
+    card.sha256 = card::sha256_hex(&bytes);
+    card.save(&wrong).unwrap();
+    let err = Classifier::load(&wrong).err().expect("a deeper network loads").to_string();
+    assert!(err.contains("deeper.bpk") && err.contains("not in the card's network") && err.contains("blocks.2"), "{err}");
 }
 
 #[test]

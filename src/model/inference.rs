@@ -103,9 +103,12 @@ fn load_member(card: &ModelCard, path: &Path, bytes: Vec<u8>, device: &Device) -
         ),
     };
     let result = model.load_from(&mut store).map_err(|e| misfit(e.to_string()))?;
-    if !result.errors.is_empty() || !result.missing.is_empty() {
+    // Tensors left over mean another network whose first layers happen to
+    // fit (a deeper stack of the same widths): refused, not half-loaded.
+    if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
         let mut reasons: Vec<String> = result.errors.iter().map(|e| format!("{e:?}")).collect();
         reasons.extend(result.missing.iter().map(|(p, _)| format!("missing tensor {p}")));
+        reasons.extend(result.unused.iter().map(|p| format!("tensor {p} is not in the card's network")));
         return Err(misfit(reasons.join("; ")));
     }
     Ok(model.valid())

@@ -77,14 +77,12 @@ pub struct EpochLog {
 }
 
 pub struct Trained {
-    /// The best model by validation balanced accuracy (inference mode).
+    /// The kept epoch's model (by `TrainConfig::select`), in inference mode.
     pub model: Cnn,
     pub log: Vec<EpochLog>,
     pub best_epoch: usize,
 }
 
-/// Trains on `train`, choosing the epoch by balanced accuracy on
-/// `validation`. `on_epoch` sees each epoch's log (progress, files).
 /// What a model trains and stops on.
 pub struct TrainData<'a> {
     pub train: &'a MelDataset,
@@ -92,6 +90,9 @@ pub struct TrainData<'a> {
     pub classes: &'a [String],
 }
 
+/// Trains on `train`, keeping the epoch that `config.select` rates best on
+/// `validation`. `on_epoch` sees each epoch's log (progress, files),
+/// `on_step` each optimiser step's loss.
 pub fn train(
     cnn: &CnnConfig,
     config: &TrainConfig,
