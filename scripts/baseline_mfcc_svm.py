@@ -12,14 +12,14 @@ the KAUH diagnosis it also prints what the annotated sound types alone
 allow (a ceiling for any wheeze and crackle detector).
 
 With `--auscult BIN` (the built `auscult`) the folds are the CNN's own:
-`BIN folds --task T --data DIR` deals the patients exactly as `auscult
-train --folds 5 --seed 1` does, so the baseline and the pooled CNN are
-scored on the same held-out patients. Without it sklearn's
+`BIN folds --task T --data DIR --seed S` deals the patients exactly as
+`auscult train --folds 5 --seed S` does (`--seed`, default 1), so the
+baseline and the pooled CNN are scored on the same held-out patients. Without it sklearn's
 StratifiedGroupKFold deals them, and with eleven ICBHI patients which
 patients share a fold moves the figures by more than the models differ.
 
     python3 -m venv .venv && .venv/bin/pip install librosa scikit-learn
-    .venv/bin/python scripts/baseline_mfcc_svm.py ../shared/data [--auscult target/release/auscult]
+    .venv/bin/python scripts/baseline_mfcc_svm.py ../shared/data [--auscult target/release/auscult [--seed S]]
 """
 import argparse
 import csv
@@ -166,9 +166,10 @@ def patient_interval(y, p, g, metric, resamples=2000):
     return np.percentile(values, [2.5, 97.5])
 
 
-def auscult_folds(binary, task, data_dir, paths):
-    """The fold of each example, as `auscult train --folds 5 --seed 1` deals them."""
-    out = subprocess.run([binary, "folds", "--task", task, "--data", data_dir], check=True, capture_output=True, text=True).stdout
+def auscult_folds(binary, task, data_dir, paths, seed):
+    """The fold of each example, as `auscult train --folds 5 --seed SEED` deals them."""
+    command = [binary, "folds", "--task", task, "--data", data_dir, "--seed", str(seed)]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     fold_of = {os.path.realpath(row["path"]): int(row["fold"]) for row in csv.DictReader(io.StringIO(out))}
     missing = sorted({p for p in paths if os.path.realpath(p) not in fold_of})
     if missing:
@@ -207,13 +208,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data", nargs="?", default="../shared/data", help="the shared data directory")
     parser.add_argument("--auscult", metavar="BIN", help="score on the folds this auscult binary deals (the CNN's)")
+    parser.add_argument("--seed", type=int, default=1, help="with --auscult: the folds `train --seed SEED` deals")
     args = parser.parse_args()
     data = args.data
 
     def folds(task, subdir, paths):
-        return None if args.auscult is None else auscult_folds(args.auscult, task, os.path.join(data, subdir), paths)
+        return None if args.auscult is None else auscult_folds(args.auscult, task, os.path.join(data, subdir), paths, args.seed)
 
-    print("folds:", f"as `{args.auscult} folds` deals them (the CNN's)" if args.auscult else "sklearn StratifiedGroupKFold(5, seed 1)")
+    print("folds:", f"as `{args.auscult} folds --seed {args.seed}` deals them (the CNN's)" if args.auscult else "sklearn StratifiedGroupKFold(5, seed 1)")
     X, y, g, paths = heart(data)
     evaluate("heart", X, y, g, folds("heart", "heart-yaseen2018", paths))
     X, y, g, paths = kauh(data)
