@@ -5,6 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use unicode_width::UnicodeWidthStr;
+
 use auscult::metrics;
 use auscult::model::card;
 use auscult::model::inference::Classifier;
@@ -72,14 +74,33 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
             }
             csv.flush()?;
         }
-        _ => {
-            for (f, s, e, p) in &rows {
-                let best = metrics::argmax(p);
-                writeln!(out, "{f}  {s:>7.2}–{e:<7.2} s  {:<14} {:.2}", classes[best], p[best])?;
-            }
-        }
+        _ => write!(out, "{}", table(&rows, &classes))?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Rows as aligned columns under a header: file, span, prediction, then
+/// every class's probability, so that a close second shows as well as the
+/// winner. Widths are display widths (file names may hold any script).
+fn table(rows: &[(String, f64, f64, Vec<f32>)], classes: &[String]) -> String {
+    let width = |s: &str| UnicodeWidthStr::width(s);
+    let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w.saturating_sub(width(s))));
+    let file_w = rows.iter().map(|r| width(&r.0)).chain([width("file")]).max().unwrap_or(0);
+    let class_w = classes.iter().map(|c| width(c)).chain([width("prediction")]).max().unwrap_or(0);
+    let mut text = format!("{}  {:>8}  {:>8}  {}", pad("file", file_w), "start s", "end s", pad("prediction", class_w));
+    for c in classes {
+        text += &format!("  {}{c}", " ".repeat(4usize.saturating_sub(width(c))));
+    }
+    text += "\n";
+    for (f, s, e, p) in rows {
+        let best = metrics::argmax(p);
+        text += &format!("{}  {s:>8.2}  {e:>8.2}  {}", pad(f, file_w), pad(&classes[best], class_w));
+        for (c, v) in classes.iter().zip(p) {
+            text += &format!("  {v:>w$.2}", w = width(c).max(4));
+        }
+        text += "\n";
+    }
+    text
 }
 
 /// Breath cycles found by the segment plugin (lung mode), in seconds.
@@ -98,3 +119,32 @@ fn cycles(samples: &[f32], rate: u32) -> anyhow::Result<Vec<(f64, f64)>> {
     Ok(events.iter().filter_map(|e| cycles.push(e)).map(|(s, e)| (s as f64 / r, e as f64 / r)).collect())
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_aligns_every_column_under_its_header() {
+        let classes: Vec<String> = ["normal", "heart failure", "copd"].map(String::from).to_vec();
+        let rows = vec![
+            ("a.wav".to_string(), 0.0, 13.55, vec![0.1, 0.7, 0.2]),
+            ("samples/längerer-name-心音.wav".to_string(), 2.5, 4.0, vec![0.05, 0.15, 0.8]),
+        ];
+        let text = table(&rows, &classes);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        // Every line ends at the same display column, and each value ends
+        // where its header does.
+        let header = lines[0];
+        assert!(lines.iter().all(|l| UnicodeWidthStr::width(*l) == UnicodeWidthStr::width(header)), "{text}");
+        let end_of = |line: &str, needle: &str| UnicodeWidthStr::width(&line[..line.find(needle).unwrap() + needle.len()]);
+        assert_eq!(end_of(lines[1], "0.70"), end_of(header, "heart failure"), "{text}");
+        assert_eq!(end_of(lines[2], "0.80"), end_of(header, "copd"), "{text}");
+        assert_eq!(end_of(lines[2], "4.00"), end_of(header, "end s"), "{text}");
+        // The prediction is the most probable class, in its column.
+        let column = |line: &str, needle: &str| UnicodeWidthStr::width(&line[..line.find(needle).unwrap()]);
+        assert_eq!(column(lines[1], "heart failure"), column(header, "prediction"), "{text}");
+        assert_eq!(column(lines[2], "copd"), column(header, "prediction"), "{text}");
+    }
+}
