@@ -27,8 +27,10 @@ pub fn list(extra: &[PathBuf]) -> anyhow::Result<ExitCode> {
                 if !info.description.is_empty() {
                     println!("    {}", info.description);
                 }
+                // One column per plugin, as wide as its longest name.
+                let width = info.params.iter().map(|p| p.name.chars().count()).max().unwrap_or(0).max(12);
                 for p in &info.params {
-                    println!("    {:<12} {}", p.name, p.range_text());
+                    println!("    {:<width$} {}", p.name, p.range_text());
                 }
             }
             Err(e) => println!("{:<14} {:<8} {:<34} {}\n    refused: {e}", name, "-", "-", path.display()),
