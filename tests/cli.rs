@@ -198,6 +198,8 @@ fn train_refuses_impossible_options_before_reading_any_audio() {
         (&["--batch", "0"][..], "--batch 0"),
         (&["--epochs", "0"][..], "--epochs 0"),
         (&["--channels", "8,0"][..], "--channels"),
+        (&["--dropout", "1"][..], "--dropout 1"),
+        (&["--weight-decay=-0.1"][..], "--weight-decay -0.1"),
     ] {
         let (code, stderr) = train(options);
         assert_eq!(code, Some(2), "{options:?}: {stderr}");

@@ -21,6 +21,7 @@ use burn::module::Module;
 use super::corpus::{bar, load_task, patient_means, scored};
 
 const DEFAULT_BATCH: usize = 32;
+const DEFAULT_DROPOUT: f64 = 0.3;
 
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
@@ -89,6 +90,13 @@ pub struct TrainArgs {
     /// depends on its random start; the mean of several depends on it less.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=8))]
     runs: u64,
+    /// Dropout before the classifier layer, 0 to below 1. More fights
+    /// overfitting a few training patients.
+    #[arg(long, default_value_t = DEFAULT_DROPOUT, value_name = "P")]
+    dropout: f64,
+    /// L2 penalty on the weights, added to each gradient (0: none).
+    #[arg(long, default_value_t = 0.0, value_name = "PENALTY")]
+    weight_decay: f32,
 }
 
 /// A data directory's last component, as cards and commands name it.
@@ -110,6 +118,12 @@ fn check_options(args: &TrainArgs) -> anyhow::Result<()> {
     }
     anyhow::ensure!(args.epochs >= 1, "--epochs 0: training needs at least one epoch");
     anyhow::ensure!(args.batch >= 1, "--batch 0: a batch needs at least one example");
+    anyhow::ensure!((0.0..1.0).contains(&args.dropout), "--dropout {}: the share of activations dropped must be at least 0 and below 1", args.dropout);
+    anyhow::ensure!(
+        args.weight_decay.is_finite() && args.weight_decay >= 0.0,
+        "--weight-decay {}: the L2 penalty must be a finite number, 0 or more",
+        args.weight_decay
+    );
     anyhow::ensure!(
         !args.channels.is_empty() && args.channels.iter().all(|&c| (1..=1024).contains(&c)),
         "--channels needs widths between 1 and 1024, got {:?}",
@@ -186,7 +200,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 
     let (mean, std) = train_set.stats();
     let batcher = MelBatcher { n_mels: task.features.n_mels, frames: task.features.frames(), mean, std, per_example: task.per_example_norm };
-    let cnn = CnnConfig::new(corpus.classes.len()).with_channels(args.channels.clone()).with_pooling(args.pooling);
+    let cnn = CnnConfig::new(corpus.classes.len()).with_channels(args.channels.clone()).with_pooling(args.pooling).with_dropout(args.dropout);
     let config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch,
@@ -196,6 +210,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         weight_power: task.weight_power,
         select: args.select,
         crops_per_epoch: args.crops as usize,
+        weight_decay: args.weight_decay,
         ..TrainConfig::default()
     };
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
@@ -308,7 +323,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 /// option that shapes the model, with the data named by its directory.
 fn command_line(args: &TrainArgs, task: &Task) -> String {
     format!(
-        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}",
+        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}{}{}",
         task.name,
         dir_name(&args.data),
         args.extra_train.as_ref().map_or(String::new(), |d| format!(" --extra-train DIR/{}", dir_name(d))),
@@ -329,6 +344,8 @@ fn command_line(args: &TrainArgs, task: &Task) -> String {
             _ => format!(" --n-fft {} --hop {} --n-mels {}", task.features.n_fft, task.features.hop, task.features.n_mels),
         },
         if args.official_split { " --official-split" } else { "" },
-        if args.runs > 1 { format!(" --runs {}", args.runs) } else { String::new() }
+        if args.runs > 1 { format!(" --runs {}", args.runs) } else { String::new() },
+        if args.dropout != DEFAULT_DROPOUT { format!(" --dropout {}", args.dropout) } else { String::new() },
+        if args.weight_decay > 0.0 { format!(" --weight-decay {}", args.weight_decay) } else { String::new() }
     )
 }
