@@ -204,15 +204,25 @@ mod tests {
     use crate::model::data::MelExample;
     use crate::model::features::LogMel;
 
+    /// The backend's generator may be global to the process: trainings in
+    /// tests that run side by side would draw from it in turn, so each
+    /// holds this while it trains.
+    static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// `n` made-up 8-band inputs of `frames` frames, two classes in turn,
+    /// cropped to 8 frames.
+    fn tiny_set(n: usize, frames: usize) -> (MelDataset, MelBatcher, [String; 2]) {
+        let examples = (0..n)
+            .map(|i| MelExample { mel: LogMel { n_mels: 8, data: (0..8 * frames).map(|j| ((i * 8 * frames + j) % 17) as f32 - 60.0).collect() }, label: i % 2 })
+            .collect();
+        let batcher = MelBatcher { n_mels: 8, frames: 8, mean: -52.0, std: 5.0, per_example: false };
+        (MelDataset { examples }, batcher, ["a".to_string(), "b".to_string()])
+    }
+
     #[test]
     fn each_crop_per_epoch_is_one_more_pass_over_the_training_set() {
-        // Five 8×12 inputs of two classes, cropped to 8 frames.
-        let examples = (0..5)
-            .map(|i| MelExample { mel: LogMel { n_mels: 8, data: (0..96).map(|j| ((i * 96 + j) % 17) as f32 - 60.0).collect() }, label: i % 2 })
-            .collect();
-        let set = MelDataset { examples };
-        let batcher = MelBatcher { n_mels: 8, frames: 8, mean: -52.0, std: 5.0, per_example: false };
-        let classes = ["a".to_string(), "b".to_string()];
+        let _one_at_a_time = TRAINING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (set, batcher, classes) = tiny_set(5, 12);
         let steps_in_one_epoch = |crops| {
             let config = TrainConfig { epochs: 1, batch_size: 2, crops_per_epoch: crops, ..TrainConfig::default() };
             let mut steps = 0;
@@ -226,12 +236,8 @@ mod tests {
 
     #[test]
     fn weight_decay_reaches_the_optimiser() {
-        let examples = (0..6)
-            .map(|i| MelExample { mel: LogMel { n_mels: 8, data: (0..64).map(|j| ((i * 64 + j) % 13) as f32 - 60.0).collect() }, label: i % 2 })
-            .collect();
-        let set = MelDataset { examples };
-        let batcher = MelBatcher { n_mels: 8, frames: 8, mean: -54.0, std: 4.0, per_example: false };
-        let classes = ["a".to_string(), "b".to_string()];
+        let _one_at_a_time = TRAINING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (set, batcher, classes) = tiny_set(6, 8);
         let validation_losses = |weight_decay| {
             let config = TrainConfig { epochs: 2, batch_size: 2, weight_decay, augment: None, ..TrainConfig::default() };
             let data = TrainData { train: &set, validation: &set, classes: &classes };
