@@ -119,7 +119,6 @@ fn cycles(samples: &[f32], rate: u32) -> anyhow::Result<Vec<(f64, f64)>> {
     Ok(events.iter().filter_map(|e| cycles.push(e)).map(|(s, e)| (s as f64 / r, e as f64 / r)).collect())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

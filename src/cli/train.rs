@@ -12,7 +12,7 @@ use auscult::model::card::{self, Architecture, Evaluation, Member, ModelCard, No
 use auscult::model::data::MelBatcher;
 use auscult::model::features::Preprocessor;
 use auscult::model::inference::{default_device, mean_over_members, weights_bytes};
-use auscult::model::model::{CnnConfig, Pooling};
+use auscult::model::model::{CnnConfig, Pooling, DEFAULT_DROPOUT};
 use auscult::model::pipeline::{mel_dataset, plugin_search, SplitSpec};
 use auscult::model::tasks::Task;
 use auscult::model::training::{self, predict_dataset, Selection, TrainConfig};
@@ -21,7 +21,6 @@ use burn::module::Module;
 use super::corpus::{bar, load_task, patient_means, scored};
 
 const DEFAULT_BATCH: usize = 32;
-const DEFAULT_DROPOUT: f64 = 0.3;
 
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {

@@ -35,13 +35,16 @@ impl Pooling {
     }
 }
 
+/// Dropout before the classifier layer unless `train --dropout` says otherwise.
+pub const DEFAULT_DROPOUT: f64 = 0.3;
+
 #[derive(Config, Debug)]
 pub struct CnnConfig {
     pub num_classes: usize,
     /// Output channels of each conv block; each block halves time and frequency.
     #[config(default = "vec![16, 32, 64, 128]")]
     pub channels: Vec<usize>,
-    #[config(default = 0.3)]
+    #[config(default = "DEFAULT_DROPOUT")]
     pub dropout: f64,
     #[config(default = "Pooling::Mean")]
     pub pooling: Pooling,
