@@ -504,6 +504,36 @@ fn extra_training_data_joins_the_training_side_only() {
 }
 
 #[test]
+fn select_last_trains_every_training_patient_and_keeps_the_last_epoch() {
+    let Some(data) = common::shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("last");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
+        .args(["train", "--task", "heart", "--epochs", "2", "--patience", "1", "--folds", "10", "--channels", "4,8", "--select", "last", "--data"])
+        .arg(data.join("heart-yaseen2018"))
+        .arg("--out")
+        .arg(&out_dir)
+        .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let card = ModelCard::load(&out_dir.join("card.toml")).unwrap();
+    // No validation carve: the held-out fold is the usual one, and every
+    // other recording trains.
+    let heart = HeartFolders.load(&data.join("heart-yaseen2018")).unwrap();
+    let s = split::patient_kfold(&heart, 10, 0, 1);
+    let t = &card.training;
+    assert_eq!((t.train_examples, t.validation_examples, t.test_examples), (s.train.len(), 0, s.test.len()));
+    assert_eq!((t.epochs_run, t.best_epoch), (2, 2), "{t:?}");
+    assert!(t.command.contains("--select last"), "{}", t.command);
+    // The log leaves the validation columns empty rather than inventing a figure.
+    let log = std::fs::read_to_string(out_dir.join("training-log.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = log.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2, "{log}");
+    assert!(rows.iter().all(|r| r.len() == 5 && r[2].is_empty() && r[3].is_empty() && r[1].parse::<f64>().is_ok()), "{log}");
+}
+
+#[test]
 fn analyze_csv_keeps_file_names_with_commas_whole() {
     // KAUH's names hold commas (`BP1_Asthma,I E W,P L L,70,M.wav`).
     let Some(data) = common::shared_data() else { return };

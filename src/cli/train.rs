@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use auscult::datasets::split::validation_from_train;
+use auscult::datasets::split::{validation_from_train, Split};
 use auscult::model::card::{self, Architecture, Evaluation, Member, ModelCard, Normalization, Training};
 use auscult::model::data::MelBatcher;
 use auscult::model::features::Preprocessor;
@@ -64,7 +64,9 @@ pub struct TrainArgs {
     /// Global pooling: mean, or mean-std (each channel's mean and spread over time).
     #[arg(long, value_enum, default_value_t = Pooling::Mean)]
     pooling: Pooling,
-    /// What picks the epoch kept: the validation balanced accuracy or loss.
+    /// What picks the epoch kept: the validation balanced accuracy or
+    /// loss, or `last`: no validation set (every training patient trains)
+    /// and the last of `--epochs`, a count fixed beforehand (no patience).
     #[arg(long, value_enum, default_value_t = Selection::BalancedAccuracy)]
     select: Selection,
     /// Random crops of each training example per epoch (each its own
@@ -148,7 +150,11 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let spec = if args.official_split { SplitSpec::IcbhiOfficial } else { SplitSpec::PatientFold { k: args.folds, fold: args.fold, seed: args.seed } };
     let split = spec.apply(&corpus, &args.data)?;
     anyhow::ensure!(split.shared_patients(&corpus).is_empty(), "split leaks patients: {:?}", split.shared_patients(&corpus));
-    let mut inner = validation_from_train(&corpus, &split.train, 0.15, args.seed);
+    let mut inner = if args.select == Selection::Last {
+        Split { train: split.train.clone(), test: Vec::new() }
+    } else {
+        validation_from_train(&corpus, &split.train, 0.15, args.seed)
+    };
     // The split and the validation carve are the primary set's alone, so
     // `eval --split test` finds the same held-out patients without it.
     let data_dir = dir_name(&args.data);
@@ -235,17 +241,22 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             training::TrainData { train: &train_set, validation: &val_set, classes: &corpus.classes },
             &device,
             |e| {
+                // No validation set: empty fields, as pandas and csv readers take missing values.
+                let field = |v: Option<f64>, decimals: usize| v.map_or(String::new(), |v| format!("{v:.decimals$}"));
                 let _ = writeln!(
                     log_file,
-                    "{},{:.5},{:.5},{:.4},{:.1}",
-                    e.epoch, e.train_loss, e.validation_loss, e.validation_balanced_accuracy, e.seconds
+                    "{},{:.5},{},{},{:.1}",
+                    e.epoch,
+                    e.train_loss,
+                    field(e.validation_loss, 5),
+                    field(e.validation_balanced_accuracy, 4),
+                    e.seconds
                 );
-                progress.suspend(|| {
-                    eprintln!(
-                        "epoch {:>3}  loss {:.4}  validation loss {:.4}, balanced accuracy {:.3}  ({:.0} s)",
-                        e.epoch, e.train_loss, e.validation_loss, e.validation_balanced_accuracy, e.seconds
-                    )
-                });
+                let validation = match (e.validation_loss, e.validation_balanced_accuracy) {
+                    (Some(loss), Some(ba)) => format!("validation loss {loss:.4}, balanced accuracy {ba:.3}"),
+                    _ => "no validation set".into(),
+                };
+                progress.suspend(|| eprintln!("epoch {:>3}  loss {:.4}  {validation}  ({:.0} s)", e.epoch, e.train_loss, e.seconds));
             },
             |step, _| progress.set_position(step as u64),
         );

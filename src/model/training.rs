@@ -50,6 +50,12 @@ pub enum Selection {
     /// Lowest class-weighted cross-entropy: moves with every probability,
     /// so it is steadier on a small validation set.
     Loss,
+    /// The last epoch, with no validation set at all: every training
+    /// patient trains and the epoch count, fixed beforehand, is the only
+    /// stop. Where a handful of validation patients make either figure
+    /// jump from epoch to epoch, they pick an epoch partly by chance and
+    /// are missed from the training.
+    Last,
 }
 
 impl Default for TrainConfig {
@@ -75,9 +81,10 @@ impl Default for TrainConfig {
 pub struct EpochLog {
     pub epoch: usize,
     pub train_loss: f64,
-    /// Class-weighted cross-entropy of the validation predictions.
-    pub validation_loss: f64,
-    pub validation_balanced_accuracy: f64,
+    /// Class-weighted cross-entropy of the validation predictions (none
+    /// without a validation set).
+    pub validation_loss: Option<f64>,
+    pub validation_balanced_accuracy: Option<f64>,
     pub seconds: f64,
 }
 
@@ -125,7 +132,7 @@ pub fn train(
     let mut log = Vec::new();
     let mut steps = 0usize;
     let epoch_log = |model: &Cnn, epoch: usize, train_loss: f64, started: std::time::Instant| {
-        let (validation_loss, validation_balanced_accuracy) = validate(model, batcher, validation, classes, &weights);
+        let (validation_loss, validation_balanced_accuracy) = validate(model, batcher, validation, classes, &weights).unzip();
         EpochLog { epoch, train_loss, validation_loss, validation_balanced_accuracy, seconds: started.elapsed().as_secs_f64() }
     };
     'epochs: for epoch in 1..=config.epochs {
@@ -155,9 +162,13 @@ pub fn train(
         on_epoch(&entry);
         let score = match config.select {
             Selection::BalancedAccuracy => entry.validation_balanced_accuracy,
-            Selection::Loss => -entry.validation_loss,
+            Selection::Loss => entry.validation_loss.map(|l| -l),
+            Selection::Last => None,
         };
         log.push(entry);
+        // Without a score (`Last`, or no validation set) the last epoch's
+        // model is kept below.
+        let Some(score) = score else { continue };
         if best.as_ref().is_none_or(|(b, _, _)| score > *b) {
             best = Some((score, epoch, model.valid()));
         } else if best.as_ref().is_some_and(|(_, e, _)| epoch - e >= config.patience) {
@@ -171,11 +182,15 @@ pub fn train(
     Trained { model, log, best_epoch }
 }
 
-/// The validation set's class-weighted loss and balanced accuracy.
-fn validate(model: &Cnn, batcher: &MelBatcher, validation: &MelDataset, classes: &[String], weights: &[f32]) -> (f64, f64) {
+/// The validation set's class-weighted loss and balanced accuracy; none for
+/// an empty set.
+fn validate(model: &Cnn, batcher: &MelBatcher, validation: &MelDataset, classes: &[String], weights: &[f32]) -> Option<(f64, f64)> {
+    if validation.is_empty() {
+        return None;
+    }
     let (truth, probs) = predict_dataset(&model.valid(), batcher, validation);
-    let balanced_accuracy = if truth.is_empty() { 0.0 } else { metrics::report(classes, &truth, &probs, false).balanced_accuracy };
-    (weighted_cross_entropy(&truth, &probs, weights), balanced_accuracy)
+    let balanced_accuracy = metrics::report(classes, &truth, &probs, false).balanced_accuracy;
+    Some((weighted_cross_entropy(&truth, &probs, weights), balanced_accuracy))
 }
 
 /// Cross-entropy of probabilities weighted per true class and normalised by
@@ -232,6 +247,28 @@ mod tests {
         };
         assert_eq!(steps_in_one_epoch(1), 3, "5 inputs in batches of 2");
         assert_eq!(steps_in_one_epoch(3), 8, "15 crops in batches of 2");
+    }
+
+    #[test]
+    fn last_keeps_the_final_epoch_and_needs_no_validation_set() {
+        let _one_at_a_time = TRAINING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (set, batcher, classes) = tiny_set(6, 8);
+        let empty = MelDataset { examples: Vec::new() };
+        let device = super::super::inference::default_device();
+        let cnn = CnnConfig::new(2).with_channels(vec![2]);
+        // Patience 1 would stop a scored run early; `Last` has no score to stop on.
+        let config = TrainConfig { epochs: 4, batch_size: 2, patience: 1, select: Selection::Last, augment: None, ..TrainConfig::default() };
+        let trained = train(&cnn, &config, &batcher, TrainData { train: &set, validation: &empty, classes: &classes }, &device, |_| {}, |_, _| {});
+        assert_eq!((trained.log.len(), trained.best_epoch), (4, 4));
+        assert!(trained.log.iter().all(|e| e.validation_loss.is_none() && e.validation_balanced_accuracy.is_none()), "{:?}", trained.log);
+        // Kept is the model after the last step: what a 4-epoch run scored by
+        // loss on the training set itself ends with, whichever epoch it keeps.
+        let scored = TrainConfig { select: Selection::Loss, patience: 10, ..config };
+        let reference = train(&cnn, &scored, &batcher, TrainData { train: &set, validation: &set, classes: &classes }, &device, |_| {}, |_, _| {});
+        let last_loss = reference.log.last().and_then(|e| e.validation_loss).unwrap();
+        let (truth, probs) = predict_dataset(&trained.model, &batcher, &set);
+        let weights = set.class_weights(classes.len(), config.weight_power);
+        assert!((weighted_cross_entropy(&truth, &probs, &weights) - last_loss).abs() < 1e-9, "not the last epoch's model");
     }
 
     #[test]
