@@ -1,6 +1,7 @@
 //! Training: Adam on class-weighted cross-entropy, the augmentation in
 //! `data.rs`, early stopping on a validation set carved from the training
-//! patients only, and a per-epoch log.
+//! patients only (or a fixed count of epochs on all of them), and a
+//! per-epoch log.
 
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
@@ -103,7 +104,8 @@ pub struct TrainData<'a> {
 }
 
 /// Trains on `train`, keeping the epoch that `config.select` rates best on
-/// `validation`. `on_epoch` sees each epoch's log (progress, files),
+/// `validation` (the last, for `Selection::Last` or an empty validation
+/// set). `on_epoch` sees each epoch's log (progress, files),
 /// `on_step` each optimiser step's loss.
 pub fn train(
     cnn: &CnnConfig,
