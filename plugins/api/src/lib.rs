@@ -10,21 +10,59 @@
 //!   (turning them into [`abi::Status::Panicked`]) and silences the default
 //!   panic message, which would otherwise corrupt the terminal UI.
 //!
-//! ```ignore
-//! use auscult_plugin_api::{export_plugin, param, Events, ParamDescriptor, ParamScale, Plugin, PluginError};
+//! The smallest whole plugin, one with no parameters (`plugins/gain` is
+//! the template for one with a parameter). As a crate with
+//! `crate-type = ["cdylib"]`, this is a library the host loads:
 //!
-//! struct Gain { gain: f32, db: f64 }
+//! ```
+//! use std::ffi::CStr;
+//! use auscult_plugin_api::{export_plugin, Events, ParamDescriptor, Plugin, PluginError};
 //!
-//! impl Plugin for Gain {
-//!     const ID: &'static std::ffi::CStr = c"org.auscult.gain";
-//!     const NAME: &'static std::ffi::CStr = c"Gain";
-//!     const VERSION: &'static std::ffi::CStr = c"1.0.0";
-//!     const DESCRIPTION: &'static std::ffi::CStr = c"Multiplies the signal";
-//!     const PARAMS: &'static [ParamDescriptor] =
-//!         &[param(0, c"gain_db", c"dB", -60.0, 60.0, 0.0, ParamScale::Linear)];
-//!     // ...
+//! /// Flips the signal's polarity.
+//! struct Invert;
+//!
+//! impl Plugin for Invert {
+//!     const ID: &'static CStr = c"org.example.invert";
+//!     const NAME: &'static CStr = c"Invert";
+//!     const VERSION: &'static CStr = c"1.0.0";
+//!     const DESCRIPTION: &'static CStr = c"Flips the signal's polarity";
+//!     const PARAMS: &'static [ParamDescriptor] = &[];
+//!
+//!     fn new(_sample_rate: f64, _max_block: usize) -> Result<Self, PluginError> {
+//!         Ok(Invert)
+//!     }
+//!
+//!     fn process(&mut self, input: &[f32], output: &mut [f32], _events: &mut Events<'_>) -> Result<(), PluginError> {
+//!         for (y, x) in output.iter_mut().zip(input) {
+//!             *y = -x;
+//!         }
+//!         Ok(())
+//!     }
+//!
+//!     // The shim refuses ids not in PARAMS before this is reached.
+//!     fn set_param(&mut self, _id: u32, _value: f64) -> Result<(), PluginError> {
+//!         Err(PluginError::new("Invert has no parameters"))
+//!     }
+//!
+//!     fn get_param(&self, _id: u32) -> Option<f64> {
+//!         None
+//!     }
+//!
+//!     fn reset(&mut self) {}
 //! }
-//! export_plugin!(Gain);
+//!
+//! export_plugin!(Invert);
+//!
+//! // What the host finds behind the exported symbol: the ABI version and
+//! // the struct's size first, then the description.
+//! let descriptor = unsafe { &*auscult_plugin_entry() };
+//! assert_eq!(descriptor.abi_version, auscult_plugin_api::ABI_VERSION);
+//! assert_eq!(descriptor.struct_size as usize, size_of::<auscult_plugin_api::abi::PluginDescriptor>());
+//! assert_eq!(descriptor.param_count, 0);
+//!
+//! let mut out = [0.0; 2];
+//! Invert.process(&[0.5, -0.25], &mut out, &mut Events::new(&mut [])).unwrap();
+//! assert_eq!(out, [-0.5, 0.25]);
 //! ```
 //!
 //! Never build a plugin with `panic = "abort"`: the shim relies on unwinding.
