@@ -225,7 +225,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     };
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let device = default_device();
-    let steps_per_epoch = (train_set.len() * args.crops as usize).div_ceil(args.batch);
+    let steps_per_epoch = config.steps_per_epoch(train_set.len());
     let mut members = Vec::new();
     let mut weight_bytes = 0;
     for run in 0..args.runs as usize {

@@ -63,8 +63,8 @@ impl LrSchedule {
     fn scheduler(self, learning_rate: f64, steps: usize) -> ModuleLrScheduler {
         match self {
             LrSchedule::Constant => ModuleLrScheduler::new(learning_rate),
-            // Burn refuses a rate outside (0, 1] or no steps; the rate is
-            // the fixed 1e-3 and the count at least 1, so neither happens.
+            // Burn refuses a rate outside (0, 1] or no steps; `train` always
+            // trains at 1e-3 and the count is at least 1, so neither happens.
             LrSchedule::Cosine => CosineAnnealingLrSchedulerConfig::new(learning_rate, steps.max(1))
                 .init()
                 .unwrap_or_else(|e| panic!("cosine schedule from {learning_rate} over {steps} steps: {e}")),
@@ -106,6 +106,13 @@ impl Default for TrainConfig {
             weight_decay: 0.0,
             lr_schedule: LrSchedule::default(),
         }
+    }
+}
+
+impl TrainConfig {
+    /// Optimiser steps in one epoch over `examples` training examples.
+    pub fn steps_per_epoch(&self, examples: usize) -> usize {
+        (examples * self.crops_per_epoch.max(1)).div_ceil(self.batch_size.max(1))
     }
 }
 
@@ -164,7 +171,7 @@ pub fn train(
     let mut order: Vec<usize> = (0..train.len()).cycle().take(train.len() * config.crops_per_epoch.max(1)).collect();
     // The schedule spans the whole of `epochs` (or `max_steps`), whether or
     // not early stopping ends the run before.
-    let planned_steps = (config.epochs * order.len().div_ceil(config.batch_size.max(1))).min(config.max_steps.unwrap_or(usize::MAX));
+    let planned_steps = (config.epochs * config.steps_per_epoch(train.len())).min(config.max_steps.unwrap_or(usize::MAX));
     let mut schedule = config.lr_schedule.scheduler(config.learning_rate, planned_steps);
     let mut best: Option<(f64, usize, Cnn)> = None;
     let mut log = Vec::new();
@@ -281,6 +288,8 @@ mod tests {
             let mut steps = 0;
             let data = TrainData { train: &set, validation: &set, classes: &classes };
             train(&CnnConfig::new(2).with_channels(vec![2]), &config, &batcher, data, &super::super::inference::default_device(), |_| {}, |s, _| steps = s);
+            // What the progress bar and the schedule plan for is what ran.
+            assert_eq!(config.steps_per_epoch(set.len()), steps);
             steps
         };
         assert_eq!(steps_in_one_epoch(1), 3, "5 inputs in batches of 2");
