@@ -473,23 +473,23 @@ fn analyze_prints_a_prediction_with_probabilities_per_file() {
 fn extra_training_data_joins_the_training_side_only() {
     let Some(data) = common::shared_data() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let train = |task: &str, data_dir: &str, out: &Path| {
+    let train = |task: &str, data_dir: &str, extra: &str, out: &Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
             .args(["train", "--task", task, "--epochs", "1", "--max-steps", "1", "--folds", "5", "--fold", "0", "--channels", "4,8", "--data"])
             .arg(data.join(data_dir))
             .arg("--extra-train")
-            .arg(data.join("kauh"))
+            .arg(data.join(extra))
             .arg("--out")
             .arg(out)
             .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
             .output()
             .unwrap()
     };
-    let out = train("heart", "heart-yaseen2018", &dir.path().join("heart"));
+    let out = train("heart", "heart-yaseen2018", "kauh", &dir.path().join("heart"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("--extra-train") && stderr.contains("heart"), "{stderr}");
 
-    let out = train("lung-cycles", "icbhi", &dir.path().join("cycles"));
+    let out = train("lung-cycles", "icbhi", "kauh", &dir.path().join("cycles"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let card = ModelCard::load(&dir.path().join("cycles/card.toml")).unwrap();
     // Validation and test are what the ICBHI split alone gives, so `eval
@@ -501,6 +501,21 @@ fn extra_training_data_joins_the_training_side_only() {
     let t = &card.training;
     assert_eq!((t.train_examples, t.validation_examples, t.test_examples), (v.train.len() + 267, v.test.len(), s.test.len()));
     assert!(t.data.contains("kauh") && t.command.contains("--extra-train DIR/kauh"), "{t:?}");
+
+    // The other way round: ICBHI's patients in KAUH's diagnoses. The 46
+    // recordings of its COPD and asthma patients train; its three URTI
+    // patients are in no KAUH class and stay out.
+    let out = train("lung-diagnosis", "kauh", "icbhi", &dir.path().join("diagnosis"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("(URTI) is not one of the task's classes").count(), 3, "{stderr}");
+    let card = ModelCard::load(&dir.path().join("diagnosis/card.toml")).unwrap();
+    let kauh = Kauh.load(&data.join("kauh")).unwrap();
+    let s = split::patient_kfold(&kauh, 5, 0, 1);
+    let v = split::validation_from_train(&kauh, &s.train, 0.15, 1);
+    let t = &card.training;
+    assert_eq!((t.train_examples, t.validation_examples, t.test_examples), (v.train.len() + 46, v.test.len(), s.test.len()));
+    assert!(t.command.contains("--extra-train DIR/icbhi"), "{t:?}");
 }
 
 #[test]

@@ -44,7 +44,8 @@ pub struct TrainArgs {
     #[arg(long)]
     official_split: bool,
     /// Another set to train on as well, never validated or tested on
-    /// (lung-cycles: a KAUH directory, labelled by its sound types).
+    /// (lung-cycles: a KAUH directory, labelled by its sound types;
+    /// lung-diagnosis: an ICBHI directory, its diagnoses in KAUH's classes).
     #[arg(long, value_name = "DIR")]
     extra_train: Option<PathBuf>,
     #[arg(long, default_value_t = 1)]

@@ -4,7 +4,8 @@
 //!
 //! Two tasks: `lung-cycles` (each annotated breath cycle, 4 classes:
 //! normal, crackle, wheeze, both) and `icbhi-diagnosis` (each recording,
-//! healthy / chronic / non-chronic).
+//! healthy / chronic / non-chronic); and the recordings in KAUH's six
+//! diagnoses, as extra training patients for `lung-diagnosis`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,9 @@ const ALIASES: [(&str, &str); 1] = [("226_1b1_Pl_sc_LittC2SE", "226_1b1_Pl_sc_Me
 pub enum IcbhiTask {
     Cycles,
     Diagnosis,
+    /// Each recording, its patient's diagnosis in KAUH's classes
+    /// (`kauh::CLASSES`).
+    KauhDiagnosis,
 }
 
 pub struct Icbhi {
@@ -80,11 +84,28 @@ fn diagnosis_class(diagnosis: &str) -> Option<usize> {
     }
 }
 
+/// An ICBHI diagnosis in KAUH's classes, where KAUH has it: healthy,
+/// asthma, COPD and pneumonia by name, bronchiectasis as "other" (KAUH's
+/// `BRON` is there). ICBHI's infections (URTI, LRTI, bronchiolitis) are in
+/// none of KAUH's classes, and are left out rather than guessed into one.
+fn kauh_class(diagnosis: &str) -> Option<usize> {
+    match diagnosis.to_ascii_lowercase().as_str() {
+        "healthy" => Some(0),
+        "asthma" => Some(1),
+        "heart failure" => Some(2),
+        "copd" => Some(3),
+        "pneumonia" => Some(4),
+        "bronchiectasis" => Some(5),
+        _ => None,
+    }
+}
+
 impl DatasetLoader for Icbhi {
     fn name(&self) -> &'static str {
         match self.task {
             IcbhiTask::Cycles => "lung-cycles",
             IcbhiTask::Diagnosis => "icbhi-diagnosis",
+            IcbhiTask::KauhDiagnosis => "icbhi-in-kauh-classes",
         }
     }
 
@@ -93,7 +114,7 @@ impl DatasetLoader for Icbhi {
         if !audio_dir.is_dir() {
             return Err(DatasetError::Layout { path: dir.into(), reason: "no audio_and_txt_files/ (the ICBHI layout)".into() });
         }
-        let diagnoses = if self.task == IcbhiTask::Diagnosis { diagnoses(dir)? } else { HashMap::new() };
+        let diagnoses = if self.task == IcbhiTask::Cycles { HashMap::new() } else { diagnoses(dir)? };
         let mut texts: Vec<PathBuf> = std::fs::read_dir(&audio_dir)
             .map_err(io(&audio_dir))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -105,6 +126,7 @@ impl DatasetLoader for Icbhi {
             classes: match self.task {
                 IcbhiTask::Cycles => CYCLE_CLASSES.iter().map(|s| s.to_string()).collect(),
                 IcbhiTask::Diagnosis => DIAGNOSIS_CLASSES.iter().map(|s| s.to_string()).collect(),
+                IcbhiTask::KauhDiagnosis => super::kauh::CLASSES.iter().map(|s| s.to_string()).collect(),
             },
             examples: Vec::new(),
             warnings: Vec::new(),
@@ -126,10 +148,17 @@ impl DatasetLoader for Icbhi {
                         corpus.examples.push(Example { path: wav.clone(), patient: patient.clone(), label, span: Some((c.start_s, c.end_s)) });
                     }
                 }
-                IcbhiTask::Diagnosis => match diagnoses.get(&patient).and_then(|d| diagnosis_class(d)) {
-                    Some(label) => corpus.examples.push(Example { path: wav, patient, label, span: None }),
-                    None => corpus.warnings.push(format!("{}: patient {patient} has no known diagnosis, skipped", wav.display())),
-                },
+                IcbhiTask::Diagnosis | IcbhiTask::KauhDiagnosis => {
+                    let class = if self.task == IcbhiTask::Diagnosis { diagnosis_class } else { kauh_class };
+                    match diagnoses.get(&patient).and_then(|d| class(d)) {
+                        Some(label) => corpus.examples.push(Example { path: wav, patient, label, span: None }),
+                        None => corpus.warnings.push(format!(
+                            "{}: patient {patient}'s diagnosis ({}) is not one of the task's classes, skipped",
+                            wav.display(),
+                            diagnoses.get(&patient).map_or("none given", String::as_str)
+                        )),
+                    }
+                }
             }
         }
         if corpus.examples.is_empty() {
@@ -164,5 +193,23 @@ mod tests {
         assert_eq!(corpus.examples[0].patient, "101");
         assert_eq!(corpus.warnings.len(), 1);
         assert!(corpus.warnings[0].contains("102_1b1_Ar_sc_Meditron.wav"), "{:?}", corpus.warnings);
+    }
+
+    #[test]
+    fn diagnoses_map_into_kauhs_classes_and_infections_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let audio = dir.path().join("audio_and_txt_files");
+        std::fs::create_dir(&audio).unwrap();
+        std::fs::write(dir.path().join("patient_diagnosis.csv"), "ID,CLASS\n101,COPD\n102,URTI\n103,Bronchiectasis\n104,Healthy\n").unwrap();
+        for stem in ["101_1b1_Al_sc_Meditron", "102_1b1_Ar_sc_Meditron", "103_1b1_Ar_sc_Meditron", "104_1b1_Ar_sc_Meditron"] {
+            std::fs::write(audio.join(format!("{stem}.txt")), "0.1\t1.2\t0\t0\n").unwrap();
+            crate::audio::wav::write_f32_mono(&audio.join(format!("{stem}.wav")), &[0.0; 4000], 4000).unwrap();
+        }
+        let corpus = Icbhi { task: IcbhiTask::KauhDiagnosis }.load(dir.path()).unwrap();
+        assert_eq!(corpus.classes, super::super::kauh::CLASSES);
+        let labels: Vec<(&str, &str)> = corpus.examples.iter().map(|e| (e.patient.as_str(), corpus.classes[e.label].as_str())).collect();
+        assert_eq!(labels, [("101", "copd"), ("103", "other"), ("104", "normal")]);
+        assert_eq!(corpus.warnings.len(), 1);
+        assert!(corpus.warnings[0].contains("102_1b1_Ar_sc_Meditron.wav") && corpus.warnings[0].contains("URTI"), "{:?}", corpus.warnings);
     }
 }

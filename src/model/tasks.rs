@@ -74,7 +74,7 @@ pub fn task(name: &str) -> Option<Task> {
             per_example_norm: true,
             weight_power: 0.5,
             per_patient: true,
-            extra: None,
+            extra: Some(Box::new(Icbhi { task: IcbhiTask::KauhDiagnosis })),
         },
         "heart" => Task {
             name: "heart",
