@@ -85,7 +85,8 @@ fn diagnosis_class(diagnosis: &str) -> Option<usize> {
 }
 
 /// An ICBHI diagnosis in KAUH's classes, where KAUH has it: healthy,
-/// asthma, COPD and pneumonia by name, bronchiectasis as "other" (KAUH's
+/// asthma, COPD and pneumonia by name (heart failure too, which the
+/// database's own file never names), bronchiectasis as "other" (KAUH's
 /// `BRON` is there). ICBHI's infections (URTI, LRTI, bronchiolitis) are in
 /// none of KAUH's classes, and are left out rather than guessed into one.
 fn kauh_class(diagnosis: &str) -> Option<usize> {
@@ -150,12 +151,13 @@ impl DatasetLoader for Icbhi {
                 }
                 IcbhiTask::Diagnosis | IcbhiTask::KauhDiagnosis => {
                     let class = if self.task == IcbhiTask::Diagnosis { diagnosis_class } else { kauh_class };
-                    match diagnoses.get(&patient).and_then(|d| class(d)) {
+                    let diagnosis = diagnoses.get(&patient).map(String::as_str);
+                    match diagnosis.and_then(class) {
                         Some(label) => corpus.examples.push(Example { path: wav, patient, label, span: None }),
                         None => corpus.warnings.push(format!(
                             "{}: patient {patient}'s diagnosis ({}) is not one of the task's classes, skipped",
                             wav.display(),
-                            diagnoses.get(&patient).map_or("none given", String::as_str)
+                            diagnosis.unwrap_or("none given")
                         )),
                     }
                 }
