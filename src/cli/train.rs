@@ -15,7 +15,7 @@ use auscult::model::inference::{default_device, mean_over_members, weights_bytes
 use auscult::model::model::{CnnConfig, Pooling, DEFAULT_DROPOUT};
 use auscult::model::pipeline::{mel_dataset, plugin_search, SplitSpec};
 use auscult::model::tasks::Task;
-use auscult::model::training::{self, predict_dataset, LrSchedule, Selection, TrainConfig};
+use auscult::model::training::{self, predict_dataset, Balance, LrSchedule, Selection, TrainConfig};
 use burn::module::Module;
 
 use super::corpus::{bar, load_task, patient_means, scored};
@@ -103,6 +103,11 @@ pub struct TrainArgs {
     /// 0 over all of --epochs, so that the last epochs settle.
     #[arg(long, value_enum, default_value_t = LrSchedule::Constant)]
     lr_schedule: LrSchedule,
+    /// How rare classes count as much as common ones: weights (each example
+    /// once an epoch, the loss weighted by class) or sampling (a class drawn
+    /// uniformly for every input, the loss unweighted).
+    #[arg(long, value_enum, default_value_t = Balance::Weights)]
+    balance: Balance,
 }
 
 /// A data directory's last component, as cards and commands name it.
@@ -222,6 +227,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         crops_per_epoch: args.crops as usize,
         weight_decay: args.weight_decay,
         lr_schedule: args.lr_schedule,
+        balance: args.balance,
         ..TrainConfig::default()
     };
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
@@ -339,7 +345,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 /// option that shapes the model, with the data named by its directory.
 fn command_line(args: &TrainArgs, task: &Task) -> String {
     format!(
-        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}{}{}{}",
+        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}{}{}{}{}",
         task.name,
         dir_name(&args.data),
         args.extra_train.as_ref().map_or(String::new(), |d| format!(" --extra-train DIR/{}", dir_name(d))),
@@ -363,6 +369,7 @@ fn command_line(args: &TrainArgs, task: &Task) -> String {
         if args.runs > 1 { format!(" --runs {}", args.runs) } else { String::new() },
         if args.dropout != DEFAULT_DROPOUT { format!(" --dropout {}", args.dropout) } else { String::new() },
         if args.weight_decay > 0.0 { format!(" --weight-decay {}", args.weight_decay) } else { String::new() },
-        if args.lr_schedule != LrSchedule::Constant { format!(" --lr-schedule {}", value_name(args.lr_schedule)) } else { String::new() }
+        if args.lr_schedule != LrSchedule::Constant { format!(" --lr-schedule {}", value_name(args.lr_schedule)) } else { String::new() },
+        if args.balance != Balance::Weights { format!(" --balance {}", value_name(args.balance)) } else { String::new() }
     )
 }

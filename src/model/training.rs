@@ -1,11 +1,12 @@
-//! Training: Adam on class-weighted cross-entropy, the augmentation in
+//! Training: Adam on class-weighted cross-entropy (or on plain
+//! cross-entropy over class-balanced draws), the augmentation in
 //! `data.rs`, early stopping on a validation set carved from the training
 //! patients only (or a fixed count of epochs on all of them), and a
 //! per-epoch log.
 
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 
 use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
@@ -43,6 +44,54 @@ pub struct TrainConfig {
     pub weight_decay: f32,
     /// How the learning rate moves over the run.
     pub lr_schedule: LrSchedule,
+    /// How the rare classes are made to count.
+    pub balance: Balance,
+}
+
+/// How a class with few training examples is made to count as much as a
+/// common one, since balanced accuracy weighs every class alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Balance {
+    /// Each example once per epoch, its loss weighted by its class's
+    /// weight (inverse frequency, tempered by the task's exponent).
+    #[default]
+    Weights,
+    /// Each epoch's inputs drawn with replacement, a class chosen uniformly
+    /// and then one of its examples, under an unweighted loss. A rare
+    /// class's few examples come round several times an epoch, each time
+    /// with fresh augmentation, where weighting scales up the gradient of
+    /// one view of each.
+    Sampling,
+}
+
+impl Balance {
+    /// Refills `order`, one epoch's inputs long and holding the previous
+    /// epoch's, with the indices that train next; `by_class` groups the
+    /// training set's indices by class.
+    fn epoch_order(self, order: &mut [usize], by_class: &[Vec<usize>], rng: &mut SmallRng) {
+        match self {
+            Balance::Weights => order.shuffle(rng),
+            Balance::Sampling => {
+                for slot in order.iter_mut() {
+                    let class = &by_class[rng.random_range(0..by_class.len())];
+                    *slot = class[rng.random_range(0..class.len())];
+                }
+            }
+        }
+    }
+}
+
+/// Each present class's example indices (classes with none left out).
+fn examples_by_class(labels: impl Iterator<Item = usize>) -> Vec<Vec<usize>> {
+    let mut by_class: Vec<Vec<usize>> = Vec::new();
+    for (i, label) in labels.enumerate() {
+        if by_class.len() <= label {
+            by_class.resize_with(label + 1, Vec::new);
+        }
+        by_class[label].push(i);
+    }
+    by_class.retain(|c| !c.is_empty());
+    by_class
 }
 
 /// The learning rate over a run.
@@ -105,6 +154,7 @@ impl Default for TrainConfig {
             crops_per_epoch: 1,
             weight_decay: 0.0,
             lr_schedule: LrSchedule::default(),
+            balance: Balance::default(),
         }
     }
 }
@@ -165,10 +215,17 @@ pub fn train(
     let mut model = cnn.init(&autodiff);
     let decay = (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay));
     let mut optimizer = AdamConfig::new().with_weight_decay(decay).init();
+    // The validation loss keeps the class weights either way, so that
+    // both ways of balancing pick their epoch by the same figure.
     let weights = train.class_weights(classes.len(), config.weight_power);
-    let loss_fn = CrossEntropyLossConfig::new().with_weights(Some(weights.clone())).init(&autodiff);
+    let loss_weights = match config.balance {
+        Balance::Weights => weights.clone(),
+        Balance::Sampling => vec![1.0; classes.len()],
+    };
+    let loss_fn = CrossEntropyLossConfig::new().with_weights(Some(loss_weights)).init(&autodiff);
     let mut rng = SmallRng::seed_from_u64(config.seed);
     let mut order: Vec<usize> = (0..train.len()).cycle().take(train.len() * config.crops_per_epoch.max(1)).collect();
+    let by_class = examples_by_class(train.labels());
     // The schedule spans the whole of `epochs` (or `max_steps`), whether or
     // not early stopping ends the run before.
     let planned_steps = (config.epochs * config.steps_per_epoch(train.len())).min(config.max_steps.unwrap_or(usize::MAX));
@@ -182,7 +239,7 @@ pub fn train(
     };
     'epochs: for epoch in 1..=config.epochs {
         let started = std::time::Instant::now();
-        order.shuffle(&mut rng);
+        config.balance.epoch_order(&mut order, &by_class, &mut rng);
         let (mut loss_sum, mut batches) = (0.0f64, 0usize);
         for chunk in order.chunks(config.batch_size) {
             let augment = config.augment.as_ref().map(|a| (a, &mut rng));
@@ -352,6 +409,38 @@ mod tests {
         // so only the later, smaller steps can move the runs apart.
         assert_eq!(run(LrSchedule::Constant), run(LrSchedule::Constant));
         assert_ne!(run(LrSchedule::Constant), run(LrSchedule::Cosine));
+    }
+
+    #[test]
+    fn balanced_sampling_draws_every_class_about_equally_often() {
+        // Nine examples of one class and one of another, as a rare
+        // diagnosis is among a fold's training patients.
+        let labels = [0, 0, 0, 0, 1, 0, 0, 0, 0, 0];
+        let by_class = examples_by_class(labels.iter().copied());
+        assert_eq!(by_class, vec![vec![0, 1, 2, 3, 5, 6, 7, 8, 9], vec![4]]);
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut order: Vec<usize> = (0..labels.len()).collect();
+        let mut rare = 0;
+        for _ in 0..1000 {
+            Balance::Sampling.epoch_order(&mut order, &by_class, &mut rng);
+            assert_eq!(order.len(), labels.len());
+            rare += order.iter().filter(|&&i| labels[i] == 1).count();
+        }
+        // Half of the 10 000 draws, where shuffling gives it one in ten.
+        assert!((4700..=5300).contains(&rare), "{rare} of 10000 draws were the rare class");
+        // Weighting instead keeps every example once an epoch.
+        let mut order: Vec<usize> = (0..labels.len()).collect();
+        Balance::Weights.epoch_order(&mut order, &by_class, &mut rng);
+        let mut seen = order.clone();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..labels.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn balanced_sampling_reaches_the_trainer() {
+        let run = |balance| validation_losses(TrainConfig { epochs: 2, balance, ..TrainConfig::default() });
+        assert_eq!(run(Balance::Weights), run(Balance::Weights));
+        assert_ne!(run(Balance::Weights), run(Balance::Sampling));
     }
 
     #[test]
