@@ -122,6 +122,7 @@ fn train_tiny(data: &Path, dir: &Path, pooling: Pooling) -> std::path::PathBuf {
             seed: 1,
             command: "test".into(),
             caveat: None,
+            init: None,
         },
         evaluation: None,
         members: Vec::new(),
@@ -516,6 +517,34 @@ fn extra_training_data_joins_the_training_side_only() {
     let t = &card.training;
     assert_eq!((t.train_examples, t.validation_examples, t.test_examples), (v.train.len() + 46, v.test.len(), s.test.len()));
     assert!(t.command.contains("--extra-train DIR/icbhi"), "{t:?}");
+}
+
+#[test]
+fn init_starts_from_a_shipped_model_and_the_card_says_so() {
+    let Some(data) = common::shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("warm");
+    // The shipped heart model's own settings and held-out fold, one step:
+    // too little to learn the task from a random start (4 classes: chance
+    // is 0.25), so a high figure is the shipped weights carried over.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
+        .args(["train", "--task", "heart", "--epochs", "1", "--max-steps", "1", "--channels", "8,16,32,64", "--select", "loss", "--init", "heart", "--data"])
+        .arg(data.join("heart-yaseen2018"))
+        .arg("--out")
+        .arg(&out_dir)
+        .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("starting from") && stderr.contains("every layer"), "{stderr}");
+    let shipped = ModelCard::load(&card::find("heart").unwrap()).unwrap();
+    let card = ModelCard::load(&out_dir.join("card.toml")).unwrap();
+    let init = card.training.init.as_deref().unwrap_or_default();
+    assert!(init.contains("every layer") && init.contains(&shipped.sha256), "{init}");
+    assert!(card.training.command.ends_with(" --init heart"), "{}", card.training.command);
+    let ba = card.evaluation.as_ref().unwrap().balanced_accuracy;
+    assert!(ba > 0.8, "one step from the shipped weights scored {ba}");
 }
 
 #[test]

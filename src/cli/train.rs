@@ -10,12 +10,12 @@ use anyhow::Context;
 use auscult::datasets::split::{validation_from_train, Split};
 use auscult::model::card::{self, Architecture, Evaluation, Member, ModelCard, Normalization, Training};
 use auscult::model::data::MelBatcher;
-use auscult::model::features::Preprocessor;
+use auscult::model::features::{FeatureConfig, Preprocessor};
 use auscult::model::inference::{default_device, mean_over_members, weights_bytes};
 use auscult::model::model::{CnnConfig, Pooling, DEFAULT_DROPOUT};
 use auscult::model::pipeline::{mel_dataset, plugin_search, SplitSpec};
 use auscult::model::tasks::Task;
-use auscult::model::training::{self, predict_dataset, Balance, LrSchedule, Selection, TrainConfig};
+use auscult::model::training::{self, predict_dataset, Balance, LrSchedule, Selection, TrainConfig, WarmStart};
 use burn::module::Module;
 
 use super::corpus::{bar, load_task, patient_means, scored};
@@ -108,6 +108,12 @@ pub struct TrainArgs {
     /// uniformly for every input, the loss unweighted).
     #[arg(long, value_enum, default_value_t = Balance::Weights)]
     balance: Balance,
+    /// Start from another model's weights (a shipped name or a card's path)
+    /// instead of a random draw: its conv blocks, and its classifier layer
+    /// too when it was trained for the same classes. Its widths and mel
+    /// settings must be this run's.
+    #[arg(long, value_name = "MODEL")]
+    init: Option<String>,
 }
 
 /// A data directory's last component, as cards and commands name it.
@@ -143,6 +149,41 @@ fn check_options(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The weights `--init` names, checked against this run: the same conv
+/// widths and mel settings, so that the blocks see inputs like those they
+/// learnt on; the classifier layer kept only for the same classes and
+/// pooling. Also how the card names where the run started.
+fn warm_start_from(name: &str, cnn: &CnnConfig, features: &FeatureConfig, classes: &[String]) -> anyhow::Result<(WarmStart, String)> {
+    let card_path = card::find(name).with_context(|| format!("--init {name}"))?;
+    let source = ModelCard::load(&card_path).with_context(|| format!("--init {name}"))?;
+    let at = card_path.display();
+    anyhow::ensure!(
+        source.architecture.channels == cnn.channels,
+        "--init {at}: its conv blocks are {:?} wide, this run's (--channels) {:?}",
+        source.architecture.channels,
+        cnn.channels
+    );
+    let (theirs, ours) = (&source.features, features);
+    for (parameter, a, b) in [
+        ("sample rate (Hz)", f64::from(theirs.sample_rate), f64::from(ours.sample_rate)),
+        ("FFT size (--n-fft)", theirs.n_fft as f64, ours.n_fft as f64),
+        ("hop (--hop)", theirs.hop as f64, ours.hop as f64),
+        ("mel bands (--n-mels)", theirs.n_mels as f64, ours.n_mels as f64),
+        ("lowest mel frequency (Hz)", theirs.fmin, ours.fmin),
+        ("highest mel frequency (Hz)", theirs.fmax, ours.fmax),
+    ] {
+        anyhow::ensure!(a == b, "--init {at}: trained with {parameter} {a}, this run has {b}: its conv blocks learnt on other inputs");
+    }
+    let head = source.classes == classes && source.architecture.pooling == cnn.pooling;
+    // An ensemble's first member: the others started elsewhere, and one
+    // start is what a run takes.
+    let (_, bytes) = source.verify_all_weights(&card_path)?.into_iter().next().with_context(|| format!("--init {at}: no weights"))?;
+    let start = WarmStart::new(bytes, head, cnn).map_err(|e| anyhow::anyhow!("--init {at}: {e}"))?;
+    let what = if head { "every layer" } else { "its conv blocks" };
+    eprintln!("starting from {at} ({what}; sha256 {})", source.sha256);
+    Ok((start, format!("{} ({what}; sha256 {})", source.name, source.sha256)))
+}
+
 pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     check_options(args)?;
     let (mut task, mut corpus) = load_task(&args.task, &args.data)?;
@@ -157,6 +198,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         f.hop,
         f.n_mels
     );
+    let cnn = CnnConfig::new(corpus.classes.len()).with_channels(args.channels.clone()).with_pooling(args.pooling).with_dropout(args.dropout);
+    let init = args.init.as_deref().map(|name| warm_start_from(name, &cnn, &task.features, &corpus.classes)).transpose()?;
     let spec = if args.official_split { SplitSpec::IcbhiOfficial } else { SplitSpec::PatientFold { k: args.folds, fold: args.fold, seed: args.seed } };
     let split = spec.apply(&corpus, &args.data)?;
     anyhow::ensure!(split.shared_patients(&corpus).is_empty(), "split leaks patients: {:?}", split.shared_patients(&corpus));
@@ -215,7 +258,6 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 
     let (mean, std) = train_set.stats();
     let batcher = MelBatcher { n_mels: task.features.n_mels, frames: task.features.frames(), mean, std, per_example: task.per_example_norm };
-    let cnn = CnnConfig::new(corpus.classes.len()).with_channels(args.channels.clone()).with_pooling(args.pooling).with_dropout(args.dropout);
     let config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch,
@@ -228,6 +270,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         weight_decay: args.weight_decay,
         lr_schedule: args.lr_schedule,
         balance: args.balance,
+        init: init.as_ref().map(|(start, _)| start.clone()),
         ..TrainConfig::default()
     };
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
@@ -318,6 +361,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             seed: args.seed,
             command,
             caveat: task.caveat.map(String::from),
+            init: init.map(|(_, from)| from),
         },
         evaluation: report.as_ref().map(|r| Evaluation {
             examples: r.n,
@@ -345,7 +389,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 /// option that shapes the model, with the data named by its directory.
 fn command_line(args: &TrainArgs, task: &Task) -> String {
     format!(
-        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}{}{}{}{}",
+        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}{}{}{}{}{}",
         task.name,
         dir_name(&args.data),
         args.extra_train.as_ref().map_or(String::new(), |d| format!(" --extra-train DIR/{}", dir_name(d))),
@@ -370,6 +414,7 @@ fn command_line(args: &TrainArgs, task: &Task) -> String {
         if args.dropout != DEFAULT_DROPOUT { format!(" --dropout {}", args.dropout) } else { String::new() },
         if args.weight_decay > 0.0 { format!(" --weight-decay {}", args.weight_decay) } else { String::new() },
         if args.lr_schedule != LrSchedule::Constant { format!(" --lr-schedule {}", value_name(args.lr_schedule)) } else { String::new() },
-        if args.balance != Balance::Weights { format!(" --balance {}", value_name(args.balance)) } else { String::new() }
+        if args.balance != Balance::Weights { format!(" --balance {}", value_name(args.balance)) } else { String::new() },
+        args.init.as_ref().map_or(String::new(), |m| format!(" --init {m}"))
     )
 }

@@ -89,6 +89,10 @@ pub struct Training {
     /// What the split cannot promise (e.g. a dataset without patient ids).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caveat: Option<String>,
+    /// The model whose weights the training started from (`train
+    /// --init`): its name, what was taken, and its weights' sha256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -207,6 +207,23 @@ pub fn weights_bytes(model: &Cnn) -> Result<Vec<u8>, String> {
     store.get_bytes().map(|b| b.to_vec()).map_err(|e| e.to_string())
 }
 
+/// Starts `model` from another network's weights (`train --init`): its
+/// conv blocks always, its classifier layer only with `head` (the same
+/// classes). An error names the tensors that do not fit.
+pub fn warm_start(mut model: Cnn, bytes: &[u8], head: bool) -> Result<Cnn, String> {
+    let store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes.to_vec())));
+    let mut store = if head { store } else { store.with_regex(r"^blocks\.") };
+    let result = model.load_from(&mut store).map_err(|e| e.to_string())?;
+    let mut reasons: Vec<String> = result.errors.iter().map(|e| format!("{e:?}")).collect();
+    reasons.extend(result.missing.iter().map(|(p, _)| format!("missing tensor {p}")));
+    reasons.extend(result.unused.iter().map(|p| format!("tensor {p} is not in this network")));
+    if reasons.is_empty() {
+        Ok(model)
+    } else {
+        Err(reasons.join("; "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::window_offsets;

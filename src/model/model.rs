@@ -105,12 +105,18 @@ impl CnnConfig {
 impl Cnn {
     /// `x`: `[batch, 1, n_mels, frames]` → logits `[batch, classes]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.head.forward(self.dropout.forward(self.embed(x)))
+    }
+
+    /// What the classifier layer sees: the conv blocks' pooled features,
+    /// `[batch, channels × pooling width]`.
+    pub fn embed(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x = x;
         for block in &self.blocks {
             x = block.forward(x);
         }
         let [batch, channels, _, frames] = x.dims();
-        let x = match self.pooling {
+        match self.pooling {
             Pooling::Mean => self.pool.forward(x).reshape([batch, channels]),
             Pooling::MeanStd => {
                 let x: Tensor<3> = x.mean_dim(2).reshape([batch, channels, frames]);
@@ -118,7 +124,6 @@ impl Cnn {
                 let var = (x - mean.clone()).powi_scalar(2).mean_dim(2);
                 Tensor::cat(vec![mean, (var + 1e-5).sqrt()], 1).reshape([batch, 2 * channels])
             }
-        };
-        self.head.forward(self.dropout.forward(x))
+        }
     }
 }

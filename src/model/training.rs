@@ -2,7 +2,8 @@
 //! cross-entropy over class-balanced draws), the augmentation in
 //! `data.rs`, early stopping on a validation set carved from the training
 //! patients only (or a fixed count of epochs on all of them), and a
-//! per-epoch log.
+//! per-epoch log. A run starts from a random draw or from another model's
+//! weights (`WarmStart`).
 
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
@@ -17,6 +18,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
 
 use super::data::{Augment, MelBatcher, MelDataset};
+use super::inference::{default_device, warm_start};
 use super::model::{Cnn, CnnConfig};
 use crate::metrics;
 
@@ -46,6 +48,38 @@ pub struct TrainConfig {
     pub lr_schedule: LrSchedule,
     /// How the rare classes are made to count.
     pub balance: Balance,
+    /// Another model's weights to start from instead of a random draw.
+    pub init: Option<WarmStart>,
+}
+
+/// Another model's weights to start from (`train --init`): its conv
+/// blocks, which learnt what sounds look like, and its classifier layer
+/// only when it was trained for the same classes. A set of a few dozen
+/// patients gives too little to learn filters from scratch.
+#[derive(Clone)]
+pub struct WarmStart {
+    weights: Vec<u8>,
+    head: bool,
+}
+
+impl WarmStart {
+    /// Checks that `weights` (burnpack bytes) fit `cnn`, the architecture
+    /// they will start: an error names the tensors that do not.
+    pub fn new(weights: Vec<u8>, head: bool, cnn: &CnnConfig) -> Result<WarmStart, String> {
+        warm_start(cnn.init(&default_device()), &weights, head)?;
+        Ok(WarmStart { weights, head })
+    }
+
+    /// Whether the classifier layer starts from the weights too.
+    pub fn keeps_head(&self) -> bool {
+        self.head
+    }
+}
+
+impl std::fmt::Debug for WarmStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WarmStart {{ {} bytes of weights, head: {} }}", self.weights.len(), self.head)
+    }
 }
 
 /// How a class with few training examples is made to count as much as a
@@ -155,6 +189,7 @@ impl Default for TrainConfig {
             weight_decay: 0.0,
             lr_schedule: LrSchedule::default(),
             balance: Balance::default(),
+            init: None,
         }
     }
 }
@@ -213,6 +248,11 @@ pub fn train(
     // backends seed globally, so this belongs right before the draws.
     autodiff.seed(config.seed);
     let mut model = cnn.init(&autodiff);
+    if let Some(init) = &config.init {
+        // Drawn first all the same, so that a fresh head is the one a cold
+        // start of the same seed would have.
+        model = warm_start(model, &init.weights, init.head).expect("WarmStart::new checked the weights against this architecture");
+    }
     let decay = (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay));
     let mut optimizer = AdamConfig::new().with_weight_decay(decay).init();
     // The validation loss keeps the class weights either way, so that
@@ -320,6 +360,8 @@ mod tests {
     use super::*;
     use crate::model::data::MelExample;
     use crate::model::features::LogMel;
+    use crate::model::inference::weights_bytes;
+    use burn::tensor::{Distribution, Tensor};
 
     /// The backend's generator may be global to the process: trainings in
     /// tests that run side by side would draw from it in turn, so each
@@ -449,5 +491,54 @@ mod tests {
         // Same seed, same data: only the penalty can move the weights apart.
         assert_eq!(run(0.0), run(0.0));
         assert_ne!(run(0.0), run(0.5));
+    }
+
+    #[test]
+    fn a_warm_start_takes_the_conv_blocks_and_the_head_only_when_asked() {
+        let _one_at_a_time = TRAINING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let device = default_device();
+        let config = CnnConfig::new(2).with_channels(vec![2, 4]);
+        device.seed(1);
+        let source = config.init(&device);
+        let bytes = weights_bytes(&source).unwrap();
+        let x = Tensor::<4>::random([3, 1, 16, 24], Distribution::Default, &device);
+        let same = |a: Tensor<2>, b: Tensor<2>| a.into_data().try_to_vec::<f32>().unwrap() == b.into_data().try_to_vec::<f32>().unwrap();
+        let fresh = config.init(&device);
+        assert!(!same(fresh.embed(x.clone()), source.embed(x.clone())), "two seeds, two networks");
+
+        let whole = warm_start(fresh.clone(), &bytes, true).unwrap();
+        assert!(same(whole.forward(x.clone()), source.forward(x.clone())));
+        let blocks = warm_start(fresh.clone(), &bytes, false).unwrap();
+        assert!(same(blocks.embed(x.clone()), source.embed(x.clone())));
+        assert!(!same(blocks.forward(x.clone()), source.forward(x.clone())), "the head stays fresh");
+
+        // Other classes: the blocks still fit, a head would not.
+        let three = CnnConfig::new(3).with_channels(vec![2, 4]).init(&device);
+        assert!(same(warm_start(three.clone(), &bytes, false).unwrap().embed(x.clone()), source.embed(x.clone())));
+        let err = warm_start(three, &bytes, true).unwrap_err();
+        assert!(err.contains("head"), "{err}");
+        // Other widths: nothing fits, and the error says where.
+        let err = warm_start(CnnConfig::new(2).with_channels(vec![2, 8]).init(&device), &bytes, false).unwrap_err();
+        assert!(err.contains("blocks.1"), "{err}");
+    }
+
+    #[test]
+    fn a_warm_start_reaches_the_trainer() {
+        let cnn = CnnConfig::new(2).with_channels(vec![2]);
+        // Checking the weights builds a network, which draws from the
+        // backend's generator: under the lock, as training does.
+        let (whole, blocks, refusal) = {
+            let _one_at_a_time = TRAINING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let device = default_device();
+            device.seed(7);
+            let source = weights_bytes(&cnn.init(&device)).unwrap();
+            let wider = weights_bytes(&CnnConfig::new(2).with_channels(vec![4]).init(&device)).unwrap();
+            (WarmStart::new(source.clone(), true, &cnn).unwrap(), WarmStart::new(source, false, &cnn).unwrap(), WarmStart::new(wider, false, &cnn).unwrap_err())
+        };
+        assert!(refusal.contains("blocks.0"), "{refusal}");
+        let run = |init| validation_losses(TrainConfig { epochs: 2, init, ..TrainConfig::default() });
+        assert_eq!(run(Some(whole.clone())), run(Some(whole.clone())));
+        assert_ne!(run(None), run(Some(whole.clone())));
+        assert_ne!(run(Some(blocks)), run(Some(whole)));
     }
 }
