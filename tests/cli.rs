@@ -204,6 +204,10 @@ fn train_refuses_impossible_options_before_reading_any_audio() {
         // The shipped heart model's blocks are 8-16-32-64 wide, on 64 mels.
         (&["--init", "heart"][..], "--channels"),
         (&["--init", "heart", "--channels", "8,16,32,64", "--n-mels", "32"][..], "--n-mels"),
+        // A folder of classes has no sound annotations to name.
+        (&["--auxiliary-sounds"][..], "--auxiliary-sounds"),
+        (&["--auxiliary-sounds", "--auxiliary-weight", "0"][..], "--auxiliary-weight 0"),
+        (&["--auxiliary-weight", "2"][..], "--auxiliary-sounds"),
     ] {
         let (code, stderr) = train(options);
         assert_eq!(code, Some(2), "{options:?}: {stderr}");

@@ -21,6 +21,7 @@ use auscult::model::pipeline::mel_dataset;
 use auscult::model::tasks;
 use auscult::model::training::{self, TrainConfig, TrainData};
 use auscult::host::SearchPath;
+use burn::module::Module;
 
 #[test]
 fn loaders_read_the_real_datasets_and_folds_keep_patients_apart() {
@@ -123,6 +124,7 @@ fn train_tiny(data: &Path, dir: &Path, pooling: Pooling) -> std::path::PathBuf {
             command: "test".into(),
             caveat: None,
             init: None,
+            auxiliary: None,
         },
         evaluation: None,
         members: Vec::new(),
@@ -517,6 +519,42 @@ fn extra_training_data_joins_the_training_side_only() {
     let t = &card.training;
     assert_eq!((t.train_examples, t.validation_examples, t.test_examples), (v.train.len() + 46, v.test.len(), s.test.len()));
     assert!(t.command.contains("--extra-train DIR/icbhi"), "{t:?}");
+}
+
+#[test]
+fn auxiliary_sounds_train_on_the_training_side_and_leave_a_plain_model() {
+    let Some(data) = common::shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("aux");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
+        .args(["train", "--task", "lung-diagnosis", "--epochs", "1", "--max-steps", "2", "--folds", "5", "--fold", "0", "--channels", "4,8"])
+        .args(["--auxiliary-sounds", "--auxiliary-weight", "0.5", "--data"])
+        .arg(data.join("kauh"))
+        .arg("--out")
+        .arg(&out_dir)
+        .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // The training side's recordings with a sound type in their names,
+    // counted here from the names themselves.
+    let kauh = Kauh.load(&data.join("kauh")).unwrap();
+    let s = split::patient_kfold(&kauh, 5, 0, 1);
+    let v = split::validation_from_train(&kauh, &s.train, 0.15, 1);
+    let labelled = v.train.iter().filter(|&&i| auscult::datasets::kauh::sound_type(&kauh.examples[i].path).is_some()).count();
+    assert!(labelled > v.train.len() / 2 && labelled <= v.train.len(), "{labelled} of {}", v.train.len());
+    let card = ModelCard::load(&out_dir.join("card.toml")).unwrap();
+    let t = &card.training;
+    let what = t.auxiliary.as_deref().unwrap_or_default();
+    assert!(what.starts_with("sound type (normal, crackle, wheeze, both), weight 0.5"), "{what}");
+    assert!(what.contains(&format!("{labelled} of {} training examples", v.train.len())), "{what}");
+    assert!(t.command.ends_with("--auxiliary-sounds --auxiliary-weight 0.5"), "{}", t.command);
+    // The saved network is the plain one: a plain network's parameters,
+    // and loading (which refuses a tensor left over) takes every tensor.
+    let plain = CnnConfig::new(6).with_channels(vec![4, 8]).init(&default_device());
+    assert_eq!(card.parameters, plain.num_params());
+    Classifier::load(&out_dir.join("card.toml")).unwrap();
 }
 
 #[test]

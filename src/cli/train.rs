@@ -114,6 +114,15 @@ pub struct TrainArgs {
     /// settings must be this run's.
     #[arg(long, value_name = "MODEL")]
     init: Option<String>,
+    /// Also train the network to name each training recording's annotated
+    /// sound type (lung-diagnosis: normal, crackle, wheeze or both, from the
+    /// KAUH file name), through a second classifier layer dropped after
+    /// training. Validation, the epoch kept and the test never see it.
+    #[arg(long)]
+    auxiliary_sounds: bool,
+    /// The auxiliary loss's weight beside the diagnosis loss's 1.
+    #[arg(long, default_value_t = 1.0, value_name = "W", requires = "auxiliary_sounds")]
+    auxiliary_weight: f32,
 }
 
 /// A data directory's last component, as cards and commands name it.
@@ -145,6 +154,11 @@ fn check_options(args: &TrainArgs) -> anyhow::Result<()> {
         !args.channels.is_empty() && args.channels.iter().all(|&c| (1..=1024).contains(&c)),
         "--channels needs widths between 1 and 1024, got {:?}",
         args.channels
+    );
+    anyhow::ensure!(
+        args.auxiliary_weight.is_finite() && args.auxiliary_weight > 0.0,
+        "--auxiliary-weight {}: the auxiliary loss's weight must be a finite number above 0",
+        args.auxiliary_weight
     );
     Ok(())
 }
@@ -187,6 +201,11 @@ fn warm_start_from(name: &str, cnn: &CnnConfig, features: &FeatureConfig, classe
 pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     check_options(args)?;
     let (mut task, mut corpus) = load_task(&args.task, &args.data)?;
+    anyhow::ensure!(
+        !args.auxiliary_sounds || task.auxiliary.is_some(),
+        "--auxiliary-sounds: task {} has no sound annotations to train on (lung-diagnosis has KAUH's)",
+        task.name
+    );
     task.features.n_fft = args.n_fft.unwrap_or(task.features.n_fft);
     task.features.hop = args.hop.unwrap_or(task.features.hop);
     task.features.n_mels = args.n_mels.unwrap_or(task.features.n_mels);
@@ -247,7 +266,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let all = inner.train.len() + inner.test.len() + split.test.len();
     let progress = bar(all, "features");
     let mut done = 0;
-    let train_set = mel_dataset(&corpus, &inner.train, &mut pre, &mut cache, |_| progress.set_position((done + 1) as u64))?;
+    let mut train_set = mel_dataset(&corpus, &inner.train, &mut pre, &mut cache, |_| progress.set_position((done + 1) as u64))?;
     done += inner.train.len();
     progress.set_position(done as u64);
     let val_set = mel_dataset(&corpus, &inner.test, &mut pre, &mut cache, |_| {})?;
@@ -256,6 +275,27 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let test_set = mel_dataset(&corpus, &split.test, &mut pre, &mut cache, |_| {})?;
     progress.finish_and_clear();
 
+    // The auxiliary target, on the training side only: the primary set's
+    // recordings that have one (an --extra-train set's have none).
+    let auxiliary = match (&task.auxiliary, args.auxiliary_sounds) {
+        (Some(target), true) => {
+            let mut labelled = 0;
+            for (example, &i) in train_set.examples.iter_mut().zip(&inner.train) {
+                example.auxiliary = (target.label)(&corpus.examples[i].path);
+                labelled += usize::from(example.auxiliary.is_some());
+            }
+            eprintln!("auxiliary target: the {} of {labelled} of {} training examples", target.name, train_set.len());
+            let description = format!(
+                "{} ({}), weight {}, {labelled} of {} training examples; its layer dropped after training",
+                target.name,
+                target.classes.join(", "),
+                args.auxiliary_weight,
+                train_set.len()
+            );
+            Some((training::Auxiliary { classes: target.classes.len(), weight: args.auxiliary_weight }, description))
+        }
+        _ => None,
+    };
     let (mean, std) = train_set.stats();
     let batcher = MelBatcher { n_mels: task.features.n_mels, frames: task.features.frames(), mean, std, per_example: task.per_example_norm };
     let config = TrainConfig {
@@ -271,6 +311,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         lr_schedule: args.lr_schedule,
         balance: args.balance,
         init: init.as_ref().map(|(start, _)| start.clone()),
+        auxiliary: auxiliary.as_ref().map(|(a, _)| *a),
         ..TrainConfig::default()
     };
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
@@ -362,6 +403,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             command,
             caveat: task.caveat.map(String::from),
             init: init.map(|(_, from)| from),
+            auxiliary: auxiliary.map(|(_, what)| what),
         },
         evaluation: report.as_ref().map(|r| Evaluation {
             examples: r.n,
@@ -389,7 +431,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 /// option that shapes the model, with the data named by its directory.
 fn command_line(args: &TrainArgs, task: &Task) -> String {
     format!(
-        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}{}{}{}{}{}",
+        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}{}{}{}{}{}{}",
         task.name,
         dir_name(&args.data),
         args.extra_train.as_ref().map_or(String::new(), |d| format!(" --extra-train DIR/{}", dir_name(d))),
@@ -415,6 +457,11 @@ fn command_line(args: &TrainArgs, task: &Task) -> String {
         if args.weight_decay > 0.0 { format!(" --weight-decay {}", args.weight_decay) } else { String::new() },
         if args.lr_schedule != LrSchedule::Constant { format!(" --lr-schedule {}", value_name(args.lr_schedule)) } else { String::new() },
         if args.balance != Balance::Weights { format!(" --balance {}", value_name(args.balance)) } else { String::new() },
-        args.init.as_ref().map_or(String::new(), |m| format!(" --init {m}"))
+        args.init.as_ref().map_or(String::new(), |m| format!(" --init {m}")),
+        match (args.auxiliary_sounds, args.auxiliary_weight) {
+            (false, _) => String::new(),
+            (true, w) if w == 1.0 => " --auxiliary-sounds".into(),
+            (true, w) => format!(" --auxiliary-sounds --auxiliary-weight {w}"),
+        }
     )
 }

@@ -36,6 +36,15 @@ pub fn sound_class(field: &str) -> Option<usize> {
     }
 }
 
+/// The sound type (an ICBHI cycle class, as [`sound_class`]) a KAUH
+/// recording's file name gives, with its patient; `None` for a name that
+/// is not KAUH's or names no crackle, wheeze or normal breathing.
+pub fn sound_type(path: &Path) -> Option<(String, usize)> {
+    let stem = path.file_stem()?.to_string_lossy();
+    let name = parse_name(&stem)?;
+    Some((name.patient, sound_class(stem.split(',').nth(1)?)?))
+}
+
 /// What a KAUH file name says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KauhName {
@@ -116,9 +125,7 @@ impl DatasetLoader for KauhSounds {
             warnings: Vec::new(),
         };
         for path in wav_files(&audio_dir(dir))? {
-            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            let class = parse_name(&stem).and_then(|name| Some((name.patient, sound_class(stem.split(',').nth(1)?)?)));
-            match class {
+            match sound_type(&path) {
                 // Prefixed: KAUH's P1 is not ICBHI's 101.
                 Some((patient, label)) => corpus.examples.push(Example { path, patient: format!("KAUH-{patient}"), label, span: None }),
                 None => corpus.warnings.push(format!("{}: no crackle, wheeze or normal sound type in the name, skipped", path.display())),

@@ -93,6 +93,11 @@ pub struct Training {
     /// --init`): its name, what was taken, and its weights' sha256.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<String>,
+    /// A second target trained beside the classes (`train
+    /// --auxiliary-sounds`), its layer dropped after training: what it was,
+    /// its classes, its loss's weight and how many training examples had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auxiliary: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,6 +15,10 @@ use super::features::{fixed_frames, LogMel};
 pub struct MelExample {
     pub mel: LogMel,
     pub label: usize,
+    /// A second target the network may also be trained to name (the sound
+    /// type a KAUH recording is annotated with, beside its diagnosis);
+    /// `None` where there is none, or outside training.
+    pub auxiliary: Option<usize>,
 }
 
 /// A dataset of examples in memory (a few MB for the sets here).
@@ -185,6 +189,19 @@ impl MelBatcher {
         let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [indices.len()]), device);
         (x, y)
     }
+
+    /// The auxiliary targets of `indices`, one-hot `[batch, classes]`; an
+    /// example without one gets a row of zeros, so that it adds nothing to
+    /// the auxiliary loss (see `training::auxiliary_loss`).
+    pub fn auxiliary_targets(&self, dataset: &MelDataset, indices: &[usize], classes: usize, device: &Device) -> Tensor<2> {
+        let mut data = vec![0f32; indices.len() * classes];
+        for (row, &i) in indices.iter().enumerate() {
+            if let Some(c) = dataset.examples[i].auxiliary.filter(|&c| c < classes) {
+                data[row * classes + c] = 1.0;
+            }
+        }
+        Tensor::<2>::from_data(TensorData::new(data, [indices.len(), classes]), device)
+    }
 }
 
 #[cfg(test)]
@@ -192,8 +209,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn auxiliary_targets_are_one_hot_and_zero_where_there_is_none() {
+        let example = |auxiliary| MelExample { mel: LogMel { n_mels: 1, data: vec![0.0] }, label: 0, auxiliary };
+        let set = MelDataset { examples: vec![example(Some(2)), example(None), example(Some(0)), example(Some(7))] };
+        let batcher = MelBatcher { n_mels: 1, frames: 1, mean: 0.0, std: 1.0, per_example: false };
+        let device = super::super::inference::default_device();
+        let targets = batcher.auxiliary_targets(&set, &[0, 1, 2, 3], 3, &device);
+        assert_eq!(targets.dims(), [4, 3]);
+        let rows = targets.into_data().try_to_vec::<f32>().unwrap();
+        // Class 7 is not one of the 3: no target rather than a wrong one.
+        assert_eq!(rows, vec![0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
     fn a_class_missing_from_a_fold_still_gets_a_positive_weight() {
-        let example = |label| MelExample { mel: LogMel { n_mels: 1, data: vec![0.0] }, label };
+        let example = |label| MelExample { mel: LogMel { n_mels: 1, data: vec![0.0] }, label, auxiliary: None };
         let set = MelDataset { examples: vec![example(0), example(0), example(0), example(1)] };
         let weights = set.class_weights(4, 0.5);
         assert!(weights.iter().all(|&w| w > 0.0), "{weights:?}");

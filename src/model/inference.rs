@@ -159,7 +159,7 @@ pub fn predict_windows<'a>(model: &Cnn, batcher: &MelBatcher, inputs: impl Itera
     let mut owner = Vec::new();
     for (i, mel) in inputs.enumerate() {
         for offset in window_offsets(mel.frames(), batcher.frames) {
-            windows.push(MelExample { mel: mel.slice(offset, offset + batcher.frames), label: 0 });
+            windows.push(MelExample { mel: mel.slice(offset, offset + batcher.frames), label: 0, auxiliary: None });
             owner.push(i);
         }
     }

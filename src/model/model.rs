@@ -82,6 +82,11 @@ pub struct Cnn {
     pooling: Pooling,
     dropout: Dropout,
     head: Linear,
+    /// A second classifier layer over the same features, present only
+    /// while training with an auxiliary target (`train --auxiliary-sounds`)
+    /// and dropped before the weights are saved: a trained model's file is
+    /// the same shape either way.
+    auxiliary: Option<Linear>,
 }
 
 impl CnnConfig {
@@ -98,6 +103,7 @@ impl CnnConfig {
             pooling: self.pooling,
             dropout: DropoutConfig::new(self.dropout).init(),
             head: LinearConfig::new(input * self.pooling.width(), self.num_classes).init(device),
+            auxiliary: None,
         }
     }
 }
@@ -106,6 +112,28 @@ impl Cnn {
     /// `x`: `[batch, 1, n_mels, frames]` → logits `[batch, classes]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         self.head.forward(self.dropout.forward(self.embed(x)))
+    }
+
+    /// The same network with an auxiliary classifier layer for `classes`
+    /// further targets, drawn from the device's generator.
+    pub fn with_auxiliary_head(self, classes: usize, device: &Device) -> Cnn {
+        let [features, _] = self.head.weight.shape().dims();
+        Cnn { auxiliary: Some(LinearConfig::new(features, classes).init(device)), ..self }
+    }
+
+    /// The same network without its auxiliary layer, as it is saved.
+    pub fn without_auxiliary_head(self) -> Cnn {
+        Cnn { auxiliary: None, ..self }
+    }
+
+    /// Main and auxiliary logits from one pass through the conv blocks
+    /// (no auxiliary logits without the layer).
+    pub fn forward_with_auxiliary(&self, x: Tensor<4>) -> (Tensor<2>, Option<Tensor<2>>) {
+        let features = self.dropout.forward(self.embed(x));
+        // Burn draws a layer's weights on first use, so this order decides
+        // which draws each layer gets: the runs in the README had it.
+        let auxiliary = self.auxiliary.as_ref().map(|layer| layer.forward(features.clone()));
+        (self.head.forward(features), auxiliary)
     }
 
     /// What the classifier layer sees: the conv blocks' pooled features,

@@ -69,7 +69,7 @@ pub fn mel_dataset(
             Some((start, end)) => whole.slice((start * fps).floor() as usize, ((end * fps).ceil() as usize).max((start * fps) as usize + 1)),
             None => whole.clone(),
         };
-        examples.push(MelExample { mel, label: e.label });
+        examples.push(MelExample { mel, label: e.label, auxiliary: None });
         progress(n + 1);
     }
     Ok(MelDataset { examples })

@@ -1,10 +1,12 @@
 //! The tasks a model can be trained for: which loader, which chain, how
 //! long an input is.
 
+use std::path::Path;
+
 use crate::datasets::folder::ClassFolders;
 use crate::datasets::heart::HeartFolders;
-use crate::datasets::icbhi::{Icbhi, IcbhiTask};
-use crate::datasets::kauh::{Kauh, KauhSounds};
+use crate::datasets::icbhi::{Icbhi, IcbhiTask, CYCLE_CLASSES};
+use crate::datasets::kauh::{self, Kauh, KauhSounds};
 use crate::datasets::DatasetLoader;
 
 use super::features::FeatureConfig;
@@ -30,6 +32,23 @@ pub struct Task {
     /// Reads another set in this task's classes, for `train --extra-train`:
     /// training examples only, never validation or test.
     pub extra: Option<Box<dyn DatasetLoader>>,
+    /// A second target read from each training recording, for `train
+    /// --auxiliary-sounds`.
+    pub auxiliary: Option<AuxiliaryTarget>,
+}
+
+/// A second label a task's recordings carry beside their class.
+pub struct AuxiliaryTarget {
+    /// What it is, as the card names it.
+    pub name: &'static str,
+    pub classes: &'static [&'static str],
+    /// A recording's auxiliary class, if it has one.
+    pub label: fn(&Path) -> Option<usize>,
+}
+
+/// The sound type a KAUH file name gives (normal, crackle, wheeze, both).
+fn kauh_sound_type(path: &Path) -> Option<usize> {
+    kauh::sound_type(path).map(|(_, class)| class)
 }
 
 const LUNG_CHAIN: &str = "# Lung sounds: 100-1800 Hz band-pass (works from 4 kHz up).\n[[chain]]\nplugin = \"bandpass\"\nparams = { low_hz = 100.0, high_hz = 1800.0, order = 4 }\n";
@@ -51,6 +70,7 @@ pub fn task(name: &str) -> Option<Task> {
             weight_power: 0.5,
             per_patient: false,
             extra: Some(Box::new(KauhSounds)),
+            auxiliary: None,
         },
         "icbhi-diagnosis" => Task {
             name: "icbhi-diagnosis",
@@ -63,6 +83,7 @@ pub fn task(name: &str) -> Option<Task> {
             weight_power: 1.0,
             per_patient: true,
             extra: None,
+            auxiliary: None,
         },
         "lung-diagnosis" => Task {
             name: "lung-diagnosis",
@@ -75,6 +96,7 @@ pub fn task(name: &str) -> Option<Task> {
             weight_power: 0.5,
             per_patient: true,
             extra: Some(Box::new(Icbhi { task: IcbhiTask::KauhDiagnosis })),
+            auxiliary: Some(AuxiliaryTarget { name: "sound type", classes: &CYCLE_CLASSES, label: kauh_sound_type }),
         },
         "heart" => Task {
             name: "heart",
@@ -87,6 +109,7 @@ pub fn task(name: &str) -> Option<Task> {
             weight_power: 1.0,
             per_patient: false,
             extra: None,
+            auxiliary: None,
         },
         "folder" => Task {
             name: "folder",
@@ -99,6 +122,7 @@ pub fn task(name: &str) -> Option<Task> {
             weight_power: 1.0,
             per_patient: false,
             extra: None,
+            auxiliary: None,
         },
         _ => return None,
     })

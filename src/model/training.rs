@@ -15,7 +15,8 @@ use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::Device;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Tensor};
 
 use super::data::{Augment, MelBatcher, MelDataset};
 use super::inference::{default_device, warm_start};
@@ -50,6 +51,30 @@ pub struct TrainConfig {
     pub balance: Balance,
     /// Another model's weights to start from instead of a random draw.
     pub init: Option<WarmStart>,
+    /// A second target trained beside the classes (none: the classes alone).
+    pub auxiliary: Option<Auxiliary>,
+}
+
+/// A second target the network learns to name from the same features
+/// (multi-task learning), through a classifier layer of its own that is
+/// dropped when training ends. A KAUH recording is annotated with the
+/// sounds heard (crackles, wheezes) as well as its patient's diagnosis; the
+/// sounds are what the diagnosis is heard by, and naming them asks the
+/// conv blocks for features a few dozen patients' diagnoses alone may not.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Auxiliary {
+    /// Classes of the auxiliary target (`MelExample::auxiliary` indexes them).
+    pub classes: usize,
+    /// Its loss's weight beside the main loss's 1.
+    pub weight: f32,
+}
+
+/// Cross-entropy of `logits` against one-hot `targets`, averaged over the
+/// rows that have a target: a row of zeros (an example without one) adds
+/// nothing, and a batch without any target gives 0.
+pub fn auxiliary_loss(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+    let labelled = targets.clone().sum().clamp_min(1.0);
+    (log_softmax(logits, 1) * targets).sum().neg() / labelled
 }
 
 /// Another model's weights to start from (`train --init`): its conv
@@ -190,6 +215,7 @@ impl Default for TrainConfig {
             lr_schedule: LrSchedule::default(),
             balance: Balance::default(),
             init: None,
+            auxiliary: None,
         }
     }
 }
@@ -205,6 +231,7 @@ impl TrainConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochLog {
     pub epoch: usize,
+    /// The training loss (the main loss plus the weighted auxiliary one).
     pub train_loss: f64,
     /// Class-weighted cross-entropy of the validation predictions (none
     /// without a validation set).
@@ -253,6 +280,9 @@ pub fn train(
         // start of the same seed would have.
         model = warm_start(model, &init.weights, init.head).expect("WarmStart::new checked the weights against this architecture");
     }
+    if let Some(auxiliary) = &config.auxiliary {
+        model = model.with_auxiliary_head(auxiliary.classes, &autodiff);
+    }
     let decay = (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay));
     let mut optimizer = AdamConfig::new().with_weight_decay(decay).init();
     // The validation loss keeps the class weights either way, so that
@@ -284,8 +314,12 @@ pub fn train(
         for chunk in order.chunks(config.batch_size) {
             let augment = config.augment.as_ref().map(|a| (a, &mut rng));
             let (x, y) = batcher.batch(train, chunk, augment, &autodiff);
-            let logits = model.forward(x);
-            let loss = loss_fn.forward(logits, y);
+            let (logits, auxiliary_logits) = model.forward_with_auxiliary(x);
+            let mut loss = loss_fn.forward(logits, y);
+            if let (Some(auxiliary), Some(auxiliary_logits)) = (&config.auxiliary, auxiliary_logits) {
+                let targets = batcher.auxiliary_targets(train, chunk, auxiliary.classes, &autodiff);
+                loss = loss + auxiliary_loss(auxiliary_logits, targets).mul_scalar(auxiliary.weight);
+            }
             let value = f64::from(loss.clone().into_scalar::<f32>());
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(schedule.step(), model, grads);
@@ -321,7 +355,9 @@ pub fn train(
         Some((_, epoch, m)) => (m, epoch),
         None => (model.valid(), log.last().map_or(0, |l| l.epoch)),
     };
-    Trained { model, log, best_epoch }
+    // The auxiliary layer served the training only: the model saved and
+    // used is the plain network.
+    Trained { model: model.without_auxiliary_head(), log, best_epoch }
 }
 
 /// The validation set's class-weighted loss and balanced accuracy; none for
@@ -361,7 +397,7 @@ mod tests {
     use crate::model::data::MelExample;
     use crate::model::features::LogMel;
     use crate::model::inference::weights_bytes;
-    use burn::tensor::{Distribution, Tensor};
+    use burn::tensor::{Distribution, Tensor, TensorData};
 
     /// The backend's generator may be global to the process: trainings in
     /// tests that run side by side would draw from it in turn, so each
@@ -372,7 +408,7 @@ mod tests {
     /// cropped to 8 frames.
     fn tiny_set(n: usize, frames: usize) -> (MelDataset, MelBatcher, [String; 2]) {
         let examples = (0..n)
-            .map(|i| MelExample { mel: LogMel { n_mels: 8, data: (0..8 * frames).map(|j| ((i * 8 * frames + j) % 17) as f32 - 60.0).collect() }, label: i % 2 })
+            .map(|i| MelExample { mel: LogMel { n_mels: 8, data: (0..8 * frames).map(|j| ((i * 8 * frames + j) % 17) as f32 - 60.0).collect() }, label: i % 2, auxiliary: None })
             .collect();
         let batcher = MelBatcher { n_mels: 8, frames: 8, mean: -52.0, std: 5.0, per_example: false };
         (MelDataset { examples }, batcher, ["a".to_string(), "b".to_string()])
@@ -520,6 +556,56 @@ mod tests {
         // Other widths: nothing fits, and the error says where.
         let err = warm_start(CnnConfig::new(2).with_channels(vec![2, 8]).init(&device), &bytes, false).unwrap_err();
         assert!(err.contains("blocks.1"), "{err}");
+    }
+
+    #[test]
+    fn the_auxiliary_loss_counts_only_the_examples_that_have_a_target() {
+        let device = default_device();
+        let logits = Tensor::<2>::from_data(TensorData::new(vec![2.0f32, 0.0, 0.0, 5.0], [2, 2]), &device);
+        let loss = |targets: Vec<f32>| auxiliary_loss(logits.clone(), Tensor::<2>::from_data(TensorData::new(targets, [2, 2]), &device)).into_scalar::<f32>();
+        // The first row's target is class 0: -ln(e² / (e² + 1)).
+        let first = (1.0f32 + (-2.0f32).exp()).ln();
+        assert!((loss(vec![1.0, 0.0, 0.0, 0.0]) - first).abs() < 1e-6);
+        // Both rows: the mean of the two, not the sum.
+        let second = (1.0f32 + (-5.0f32).exp()).ln();
+        assert!((loss(vec![1.0, 0.0, 0.0, 1.0]) - (first + second) / 2.0).abs() < 1e-6);
+        // The wrong class costs more; no target at all costs nothing.
+        assert!(loss(vec![0.0, 1.0, 0.0, 0.0]) > 2.0);
+        assert_eq!(loss(vec![0.0; 4]), 0.0);
+    }
+
+    #[test]
+    fn an_auxiliary_target_reaches_the_trainer_and_leaves_a_plain_network() {
+        let run = |auxiliary: Option<Auxiliary>, labels: fn(usize) -> Option<usize>| {
+            let _one_at_a_time = TRAINING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let (mut set, batcher, classes) = tiny_set(6, 8);
+            for (i, e) in set.examples.iter_mut().enumerate() {
+                e.auxiliary = labels(i);
+            }
+            // No dropout: the auxiliary layer's draw is then the only other
+            // use of the generator, and it comes after the main network's.
+            let cnn = CnnConfig::new(2).with_channels(vec![2]).with_dropout(0.0);
+            let config = TrainConfig { epochs: 2, batch_size: 2, augment: None, auxiliary, ..TrainConfig::default() };
+            let data = TrainData { train: &set, validation: &set, classes: &classes };
+            let trained = train(&cnn, &config, &batcher, data, &default_device(), |_| {}, |_, _| {});
+            let losses: Vec<Option<f64>> = trained.log.iter().map(|e| e.validation_loss).collect();
+            (losses, trained.model, cnn)
+        };
+        let sounds = Some(Auxiliary { classes: 3, weight: 1.0 });
+        let (with_targets, model, cnn) = run(sounds, |i| Some(i % 3));
+        assert_eq!(run(sounds, |i| Some(i % 3)).0, with_targets, "seeded");
+        // Burn draws a layer's weights when it is first used, so the
+        // auxiliary layer (used first in `forward_with_auxiliary`) moves the
+        // classifier layer's draw: a network with it is compared with one
+        // with it. Without a single target its loss is 0 and only the
+        // diagnosis trains; the targets move the shared weights.
+        let (without_targets, ..) = run(sounds, |_| None);
+        assert_ne!(with_targets, without_targets, "the auxiliary loss moved the shared weights");
+        // What is kept has no auxiliary layer: its weights fill a plain
+        // network exactly, every tensor used.
+        assert_eq!(model.num_params(), cnn.init(&default_device()).num_params());
+        let bytes = weights_bytes(&model).unwrap();
+        warm_start(cnn.init(&default_device()), &bytes, true).unwrap();
     }
 
     #[test]
