@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::path::Path;
 
 use auscult::datasets::heart::HeartFolders;
@@ -22,6 +23,20 @@ use auscult::model::tasks;
 use auscult::model::training::{self, TrainConfig, TrainData};
 use auscult::host::SearchPath;
 use burn::module::Module;
+
+/// `auscult train OPTIONS --data DATA --out OUT`, finding the workspace's plugins.
+fn train_cli(options: impl IntoIterator<Item = impl AsRef<OsStr>>, data: &Path, out: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
+        .arg("train")
+        .args(options)
+        .arg("--data")
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+        .output()
+        .unwrap()
+}
 
 #[test]
 fn loaders_read_the_real_datasets_and_folds_keep_patients_apart() {
@@ -417,14 +432,8 @@ fn the_same_command_trains_the_same_network() {
     // backend's generator may be global to a process.
     let train = |name: &str| {
         let out_dir = dir.path().join(name);
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
-            .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
-            .args(["train", "--task", "heart", "--epochs", "1", "--max-steps", "4", "--folds", "10", "--channels", "4,8", "--seed", "7", "--data"])
-            .arg(data.join("heart-yaseen2018"))
-            .arg("--out")
-            .arg(&out_dir)
-            .output()
-            .unwrap();
+        let options = ["--task", "heart", "--epochs", "1", "--max-steps", "4", "--folds", "10", "--channels", "4,8", "--seed", "7"];
+        let out = train_cli(options, &data.join("heart-yaseen2018"), &out_dir);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         // The log without its timings.
         let log: Vec<Vec<String>> = csv::Reader::from_path(out_dir.join("training-log.csv"))
@@ -477,16 +486,9 @@ fn extra_training_data_joins_the_training_side_only() {
     let Some(data) = common::shared_data() else { return };
     let dir = tempfile::tempdir().unwrap();
     let train = |task: &str, data_dir: &str, extra: &str, out: &Path| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
-            .args(["train", "--task", task, "--epochs", "1", "--max-steps", "1", "--folds", "5", "--fold", "0", "--channels", "4,8", "--data"])
-            .arg(data.join(data_dir))
-            .arg("--extra-train")
-            .arg(data.join(extra))
-            .arg("--out")
-            .arg(out)
-            .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
-            .output()
-            .unwrap()
+        let extra = data.join(extra);
+        let options = ["--task", task, "--epochs", "1", "--max-steps", "1", "--folds", "5", "--fold", "0", "--channels", "4,8", "--extra-train"];
+        train_cli(options.iter().map(OsStr::new).chain([extra.as_os_str()]), &data.join(data_dir), out)
     };
     let out = train("heart", "heart-yaseen2018", "kauh", &dir.path().join("heart"));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -526,15 +528,8 @@ fn auxiliary_sounds_train_on_the_training_side_and_leave_a_plain_model() {
     let Some(data) = common::shared_data() else { return };
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("aux");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
-        .args(["train", "--task", "lung-diagnosis", "--epochs", "1", "--max-steps", "2", "--folds", "5", "--fold", "0", "--channels", "4,8"])
-        .args(["--auxiliary-sounds", "--auxiliary-weight", "0.5", "--data"])
-        .arg(data.join("kauh"))
-        .arg("--out")
-        .arg(&out_dir)
-        .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
-        .output()
-        .unwrap();
+    let options = ["--task", "lung-diagnosis", "--epochs", "1", "--max-steps", "2", "--folds", "5", "--fold", "0", "--channels", "4,8"];
+    let out = train_cli(options.into_iter().chain(["--auxiliary-sounds", "--auxiliary-weight", "0.5"]), &data.join("kauh"), &out_dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     // The training side's recordings with a sound type in their names,
@@ -565,14 +560,8 @@ fn init_starts_from_a_shipped_model_and_the_card_says_so() {
     // The shipped heart model's own settings and held-out fold, one step:
     // too little to learn the task from a random start (4 classes: chance
     // is 0.25), so a high figure is the shipped weights carried over.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
-        .args(["train", "--task", "heart", "--epochs", "1", "--max-steps", "1", "--channels", "8,16,32,64", "--select", "loss", "--init", "heart", "--data"])
-        .arg(data.join("heart-yaseen2018"))
-        .arg("--out")
-        .arg(&out_dir)
-        .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
-        .output()
-        .unwrap();
+    let options = ["--task", "heart", "--epochs", "1", "--max-steps", "1", "--channels", "8,16,32,64", "--select", "loss", "--init", "heart"];
+    let out = train_cli(options, &data.join("heart-yaseen2018"), &out_dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("starting from") && stderr.contains("every layer"), "{stderr}");
