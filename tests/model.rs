@@ -456,6 +456,9 @@ fn the_same_command_trains_the_same_network() {
     let (pa, pb) = (a.predict(std::slice::from_ref(&input)), b.predict(&[input]));
     assert_eq!(pa, pb, "the same seed trained two different networks");
     assert_eq!(a.card.evaluation.as_ref().map(|e| e.balanced_accuracy), b.card.evaluation.as_ref().map(|e| e.balanced_accuracy));
+    // And the same file: a card's command rebuilds its weights byte for
+    // byte, so the sha256 on the card checks a retrained model too.
+    assert_eq!(a.card.sha256, b.card.sha256, "the same network saved as two different files");
 }
 
 #[test]

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::store::{BurnpackStore, ModuleSnapshot};
+use burn::store::burn_pack::Tensor as PackTensor;
+use burn::store::{BurnpackStore, ModuleAdapter, ModuleContext, ModuleSnapshot};
 use burn::tensor::{activation::softmax, Bytes, Device, Tensor, TensorData};
 
 use super::card::{CardError, ModelCard};
@@ -202,9 +203,28 @@ pub fn probabilities(model: &Cnn, x: Tensor<4>) -> Vec<Vec<f32>> {
 
 /// Saves weights as burnpack bytes (the card records their sha256).
 pub fn weights_bytes(model: &Cnn) -> Result<Vec<u8>, String> {
-    let mut store = BurnpackStore::from_bytes(None);
+    let mut store = BurnpackStore::from_bytes(None).with_to_adapter(WithoutParamIds);
     model.valid().save_into(&mut store).map_err(|e| e.to_string())?;
     store.get_bytes().map(|b| b.to_vec()).map_err(|e| e.to_string())
+}
+
+/// Leaves out each tensor's parameter id. Burn gives every parameter a
+/// random id when it is made and the burnpack stores it beside the tensor
+/// (it identifies optimiser state, which a model file does not hold), so
+/// the same weights trained twice were saved as two files with two hashes.
+/// Without it a card's command rebuilds its weights file byte for byte.
+#[derive(Clone)]
+struct WithoutParamIds;
+
+impl ModuleAdapter for WithoutParamIds {
+    fn adapt(&self, mut tensor: PackTensor, _: ModuleContext<'_>) -> PackTensor {
+        tensor.param_id = None;
+        tensor
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(self.clone())
+    }
 }
 
 /// Starts `model` from another network's weights (`train --init`): its
