@@ -576,30 +576,29 @@ mod tests {
 
     #[test]
     fn an_auxiliary_target_reaches_the_trainer_and_leaves_a_plain_network() {
-        let run = |auxiliary: Option<Auxiliary>, labels: fn(usize) -> Option<usize>| {
+        // Every run has the layer: Burn draws a layer's weights when it is
+        // first used, so the auxiliary layer (used first in
+        // `forward_with_auxiliary`) moves the classifier layer's draw, and
+        // only runs that both have it can be told apart by their targets.
+        let run = |labels: fn(usize) -> Option<usize>| {
             let _one_at_a_time = TRAINING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let (mut set, batcher, classes) = tiny_set(6, 8);
             for (i, e) in set.examples.iter_mut().enumerate() {
                 e.auxiliary = labels(i);
             }
-            // No dropout: the auxiliary layer's draw is then the only other
-            // use of the generator, and it comes after the main network's.
-            let cnn = CnnConfig::new(2).with_channels(vec![2]).with_dropout(0.0);
+            let cnn = CnnConfig::new(2).with_channels(vec![2]);
+            let auxiliary = Some(Auxiliary { classes: 3, weight: 1.0 });
             let config = TrainConfig { epochs: 2, batch_size: 2, augment: None, auxiliary, ..TrainConfig::default() };
             let data = TrainData { train: &set, validation: &set, classes: &classes };
             let trained = train(&cnn, &config, &batcher, data, &default_device(), |_| {}, |_, _| {});
             let losses: Vec<Option<f64>> = trained.log.iter().map(|e| e.validation_loss).collect();
             (losses, trained.model, cnn)
         };
-        let sounds = Some(Auxiliary { classes: 3, weight: 1.0 });
-        let (with_targets, model, cnn) = run(sounds, |i| Some(i % 3));
-        assert_eq!(run(sounds, |i| Some(i % 3)).0, with_targets, "seeded");
-        // Burn draws a layer's weights when it is first used, so the
-        // auxiliary layer (used first in `forward_with_auxiliary`) moves the
-        // classifier layer's draw: a network with it is compared with one
-        // with it. Without a single target its loss is 0 and only the
-        // diagnosis trains; the targets move the shared weights.
-        let (without_targets, ..) = run(sounds, |_| None);
+        let (with_targets, model, cnn) = run(|i| Some(i % 3));
+        assert_eq!(run(|i| Some(i % 3)).0, with_targets, "seeded");
+        // Without a single target the auxiliary loss is 0 and only the
+        // classes train; the targets move the shared weights.
+        let (without_targets, ..) = run(|_| None);
         assert_ne!(with_targets, without_targets, "the auxiliary loss moved the shared weights");
         // What is kept has no auxiliary layer: its weights fill a plain
         // network exactly, every tensor used.
