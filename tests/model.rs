@@ -351,7 +351,7 @@ fn an_ensemble_predicts_the_mean_of_its_members_and_checks_each_ones_weights() {
     let out_dir = dir.path().join("ensemble");
     let out = auscult()
         .args(["train", "--task", "heart", "--epochs", "1", "--max-steps", "2", "--folds", "10", "--channels", "4,8", "--runs", "2"])
-        .args(["--dropout", "0.4", "--weight-decay", "0.001", "--lr-schedule", "cosine", "--balance", "sampling", "--data"])
+        .args(["--dropout", "0.4", "--weight-decay", "0.001", "--lr-schedule", "cosine", "--balance", "sampling", "--mixup", "--data"])
         .arg(&heart)
         .arg("--out")
         .arg(&out_dir)
@@ -364,7 +364,7 @@ fn an_ensemble_predicts_the_mean_of_its_members_and_checks_each_ones_weights() {
     assert_eq!(card.members[0].weights, "model-2.bpk");
     assert!(out_dir.join("training-log-2.csv").is_file());
     // The command on the card trains the same ensemble again.
-    assert!(card.training.command.contains("--runs 2 --dropout 0.4 --weight-decay 0.001 --lr-schedule cosine --balance sampling"), "{}", card.training.command);
+    assert!(card.training.command.contains("--runs 2 --dropout 0.4 --weight-decay 0.001 --lr-schedule cosine --balance sampling --mixup"), "{}", card.training.command);
     assert_eq!(card.architecture.dropout, 0.4);
 
     // Each member alone, under a card of its own.

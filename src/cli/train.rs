@@ -123,6 +123,10 @@ pub struct TrainArgs {
     /// The auxiliary loss's weight beside the diagnosis loss's 1.
     #[arg(long, default_value_t = 1.0, value_name = "W", requires = "auxiliary_sounds")]
     auxiliary_weight: f32,
+    /// Mixup: train on mixtures of two training inputs of any classes, in a
+    /// share drawn uniformly per batch, the loss mixed in the same share.
+    #[arg(long)]
+    mixup: bool,
 }
 
 /// A data directory's last component, as cards and commands name it.
@@ -312,6 +316,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         balance: args.balance,
         init: init.as_ref().map(|(start, _)| start.clone()),
         auxiliary: auxiliary.as_ref().map(|(a, _)| *a),
+        mixup: args.mixup,
         ..TrainConfig::default()
     };
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
@@ -431,7 +436,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 /// option that shapes the model, with the data named by its directory.
 fn command_line(args: &TrainArgs, task: &Task) -> String {
     format!(
-        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}{}{}{}{}{}{}",
+        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}{}{}{}{}{}{}{}",
         task.name,
         dir_name(&args.data),
         args.extra_train.as_ref().map_or(String::new(), |d| format!(" --extra-train DIR/{}", dir_name(d))),
@@ -462,6 +467,7 @@ fn command_line(args: &TrainArgs, task: &Task) -> String {
             (false, _) => String::new(),
             (true, w) if w == 1.0 => " --auxiliary-sounds".into(),
             (true, w) => format!(" --auxiliary-sounds --auxiliary-weight {w}"),
-        }
+        },
+        if args.mixup { " --mixup" } else { "" }
     )
 }

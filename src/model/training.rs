@@ -1,6 +1,6 @@
 //! Training: Adam on class-weighted cross-entropy (or on plain
 //! cross-entropy over class-balanced draws), the augmentation in
-//! `data.rs`, early stopping on a validation set carved from the training
+//! `data.rs` and optionally mixup, early stopping on a validation set carved from the training
 //! patients only (or a fixed count of epochs on all of them), and a
 //! per-epoch log. A run starts from a random draw or from another model's
 //! weights (`WarmStart`).
@@ -12,11 +12,11 @@ use rand::{Rng, SeedableRng};
 use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::data::{Augment, MelBatcher, MelDataset};
 use super::inference::{default_device, warm_start};
@@ -53,6 +53,49 @@ pub struct TrainConfig {
     pub init: Option<WarmStart>,
     /// A second target trained beside the classes (none: the classes alone).
     pub auxiliary: Option<Auxiliary>,
+    /// Train on mixtures of pairs of inputs (`Mixup`).
+    pub mixup: bool,
+}
+
+/// Mixup (Zhang et al. 2018): a batch is mixed with a shuffled copy of
+/// itself, each input `λ·x + (1 − λ)·x[partner]`, and the loss is the same
+/// mixture of the two inputs' losses. The network then trains on patients
+/// that lie between the ones it has and cannot memorise them one by one:
+/// with a few dozen training patients the validation loss otherwise rises
+/// after the first epochs. λ is drawn uniformly, once per batch: Beta(1, 1),
+/// the choice of PANNs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mixup {
+    /// Each row's partner: a permutation of the batch's rows.
+    partner: Vec<usize>,
+    /// The first input's share.
+    lambda: f32,
+}
+
+impl Mixup {
+    /// Draws the partners and share for a batch of `rows`.
+    pub fn draw(rows: usize, rng: &mut SmallRng) -> Mixup {
+        let mut partner: Vec<usize> = (0..rows).collect();
+        partner.shuffle(rng);
+        Mixup { partner, lambda: rng.random::<f32>() }
+    }
+
+    fn partners(&self, device: &Device) -> Tensor<1, Int> {
+        let rows: Vec<i64> = self.partner.iter().map(|&r| r as i64).collect();
+        Tensor::<1, Int>::from_data(TensorData::new(rows, [self.partner.len()]), device)
+    }
+
+    /// `λ·t + (1 − λ)·t[partner]` along the batch: inputs, or soft targets.
+    pub fn mix<const D: usize>(&self, t: Tensor<D>) -> Tensor<D> {
+        let partners = self.partners(&t.device());
+        t.clone().mul_scalar(self.lambda) + t.select(0, partners).mul_scalar(1.0 - self.lambda)
+    }
+
+    /// The loss of mixed inputs' `logits`: `λ·loss(y) + (1 − λ)·loss(y[partner])`.
+    pub fn loss(&self, loss_fn: &CrossEntropyLoss, logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
+        let partners = labels.clone().select(0, self.partners(&labels.device()));
+        loss_fn.forward(logits.clone(), labels).mul_scalar(self.lambda) + loss_fn.forward(logits, partners).mul_scalar(1.0 - self.lambda)
+    }
 }
 
 /// A second target the network learns to name from the same features
@@ -216,6 +259,7 @@ impl Default for TrainConfig {
             balance: Balance::default(),
             init: None,
             auxiliary: None,
+            mixup: false,
         }
     }
 }
@@ -314,10 +358,23 @@ pub fn train(
         for chunk in order.chunks(config.batch_size) {
             let augment = config.augment.as_ref().map(|a| (a, &mut rng));
             let (x, y) = batcher.batch(train, chunk, augment, &autodiff);
+            // Drawn after the batch, so that runs without it draw as before.
+            let mixup = config.mixup.then(|| Mixup::draw(chunk.len(), &mut rng));
+            let x = match &mixup {
+                Some(m) => m.mix(x),
+                None => x,
+            };
             let (logits, auxiliary_logits) = model.forward_with_auxiliary(x);
-            let mut loss = loss_fn.forward(logits, y);
+            let mut loss = match &mixup {
+                Some(m) => m.loss(&loss_fn, logits, y),
+                None => loss_fn.forward(logits, y),
+            };
             if let (Some(auxiliary), Some(auxiliary_logits)) = (&config.auxiliary, auxiliary_logits) {
                 let targets = batcher.auxiliary_targets(train, chunk, auxiliary.classes, &autodiff);
+                let targets = match &mixup {
+                    Some(m) => m.mix(targets),
+                    None => targets,
+                };
                 loss = loss + auxiliary_loss(auxiliary_logits, targets).mul_scalar(auxiliary.weight);
             }
             let value = f64::from(loss.clone().into_scalar::<f32>());
@@ -605,6 +662,44 @@ mod tests {
         assert_eq!(model.num_params(), cnn.init(&default_device()).num_params());
         let bytes = weights_bytes(&model).unwrap();
         warm_start(cnn.init(&default_device()), &bytes, true).unwrap();
+    }
+
+    #[test]
+    fn mixup_mixes_each_row_with_its_partner_and_the_losses_in_the_same_share() {
+        let device = default_device();
+        let mixup = Mixup { partner: vec![1, 0, 2], lambda: 0.25 };
+        let x = Tensor::<2>::from_data(TensorData::new(vec![4.0f32, 0.0, 0.0, 8.0, 1.0, 1.0], [3, 2]), &device);
+        let mixed = mixup.mix(x).into_data().try_to_vec::<f32>().unwrap();
+        // Row 0 is a quarter of itself and three quarters of row 1; row 2 is its own partner.
+        assert_eq!(mixed, vec![1.0, 6.0, 3.0, 2.0, 1.0, 1.0]);
+
+        let logits = Tensor::<2>::from_data(TensorData::new(vec![2.0f32, 0.0, 0.0, 1.0, 3.0, 0.0], [3, 2]), &device);
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 1, 1], [3]), &device);
+        let loss_fn = CrossEntropyLossConfig::new().init(&device);
+        let loss = mixup.loss(&loss_fn, logits.clone(), labels).into_scalar::<f32>();
+        // -ln softmax by hand: each row's loss for class 0 and class 1.
+        let ce = |row: [f32; 2], class: usize| (row[0].exp() + row[1].exp()).ln() - row[class];
+        let rows = [[2.0, 0.0], [0.0, 1.0], [3.0, 0.0]];
+        let own = (ce(rows[0], 0) + ce(rows[1], 1) + ce(rows[2], 1)) / 3.0;
+        let partners = (ce(rows[0], 1) + ce(rows[1], 0) + ce(rows[2], 1)) / 3.0;
+        assert!((loss - (0.25 * own + 0.75 * partners)).abs() < 1e-5, "{loss} against {}", 0.25 * own + 0.75 * partners);
+
+        // A draw pairs every row with one partner, and its share is a fraction.
+        let mut rng = SmallRng::seed_from_u64(3);
+        for _ in 0..20 {
+            let m = Mixup::draw(5, &mut rng);
+            let mut rows = m.partner.clone();
+            rows.sort_unstable();
+            assert_eq!(rows, vec![0, 1, 2, 3, 4]);
+            assert!((0.0..1.0).contains(&m.lambda), "{}", m.lambda);
+        }
+    }
+
+    #[test]
+    fn mixup_reaches_the_trainer() {
+        let run = |mixup| validation_losses(TrainConfig { epochs: 2, mixup, ..TrainConfig::default() });
+        assert_eq!(run(true), run(true), "seeded");
+        assert_ne!(run(false), run(true));
     }
 
     #[test]
