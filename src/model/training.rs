@@ -1,8 +1,8 @@
 //! Training: Adam on class-weighted cross-entropy (or on plain
 //! cross-entropy over class-balanced draws), the augmentation in
-//! `data.rs` and optionally mixup, early stopping on a validation set carved from the training
-//! patients only (or a fixed count of epochs on all of them), and a
-//! per-epoch log. A run starts from a random draw or from another model's
+//! `data.rs` and optionally mixup, early stopping on a validation set
+//! carved from the training patients only (or a fixed count of epochs on
+//! all of them), and a per-epoch log. A run starts from a random draw or from another model's
 //! weights (`WarmStart`).
 
 use rand::rngs::SmallRng;
