@@ -188,6 +188,11 @@ fn save_and_load_round_trip_bit_exactly_and_cards_refuse_foreign_weights() {
     card.save(&wrong).unwrap();
     let err = Classifier::load(&wrong).err().expect("wrong pooling loads").to_string();
     assert!(err.contains("model.bpk") && err.contains("pooling Mean"), "{err}");
+    // ... or band statistics, whose head is twice as wide as the weights'.
+    card.architecture.pooling = Pooling::BandMeanStd;
+    card.save(&wrong).unwrap();
+    let err = Classifier::load(&wrong).err().expect("wrong pooling loads").to_string();
+    assert!(err.contains("model.bpk") && err.contains("pooling BandMeanStd"), "{err}");
 
     // Weights with a block more than the card's (widths 8-16-16 under a card
     // that says 8-16), hashed into the card: every tensor the card's network

@@ -62,7 +62,8 @@ pub struct TrainArgs {
     /// the cost per input grows with the square of the widths.
     #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
     channels: Vec<usize>,
-    /// Global pooling: mean, or mean-std (each channel's mean and spread over time).
+    /// Global pooling: mean, mean-std (each channel's mean and spread over
+    /// time) or band-mean-std (the same in the low and high half of the spectrum).
     #[arg(long, value_enum, default_value_t = Pooling::Mean)]
     pooling: Pooling,
     /// What picks the epoch kept: the validation balanced accuracy or

@@ -1,14 +1,16 @@
 //! The CNN: a compact stack of conv blocks over a log-mel spectrogram,
-//! global pooling (the average, or the mean and spread over time) and one
-//! linear layer. Well under a million
-//! parameters (about 100k with the default widths, 25k at half of them), so
-//! it trains on a CPU; `cargo bench --bench model` times it per input.
+//! global pooling (the average, or the mean and spread over time, over the
+//! whole spectrum or in bands of it) and one linear layer. Well under a
+//! million parameters (about 100k with the default widths, 25k at half of
+//! them), so it trains on a CPU; `cargo bench --bench model` times it per
+//! input.
 
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +25,15 @@ pub enum Pooling {
     /// channel over time (statistics pooling, as in x-vectors): how much a
     /// feature comes and goes, which an average alone cannot say.
     MeanStd,
+    /// The same statistics in each of `BANDS` frequency bands (the low and
+    /// high half of the spectrum) instead of over all of it: where in the
+    /// spectrum a feature comes and goes, as MFCC means beside their
+    /// spread do for the baseline, which needs both together.
+    BandMeanStd,
 }
+
+/// Frequency bands of `Pooling::BandMeanStd`.
+pub const BANDS: usize = 2;
 
 impl Pooling {
     /// Features per channel after pooling.
@@ -31,6 +41,7 @@ impl Pooling {
         match self {
             Pooling::Mean => 1,
             Pooling::MeanStd => 2,
+            Pooling::BandMeanStd => 2 * BANDS,
         }
     }
 }
@@ -146,12 +157,66 @@ impl Cnn {
         let [batch, channels, _, frames] = x.dims();
         match self.pooling {
             Pooling::Mean => self.pool.forward(x).reshape([batch, channels]),
-            Pooling::MeanStd => {
-                let x: Tensor<3> = x.mean_dim(2).reshape([batch, channels, frames]);
-                let mean = x.clone().mean_dim(2);
-                let var = (x - mean.clone()).powi_scalar(2).mean_dim(2);
-                Tensor::cat(vec![mean, (var + 1e-5).sqrt()], 1).reshape([batch, 2 * channels])
-            }
+            Pooling::MeanStd => time_statistics(x.mean_dim(2).reshape([batch, channels, frames])),
+            // Each band the mean of its share of the bins (a map with
+            // fewer bins than bands repeats them).
+            Pooling::BandMeanStd => time_statistics(adaptive_avg_pool2d(x, [BANDS, frames]).reshape([batch, channels * BANDS, frames])),
+        }
+    }
+}
+
+/// `[batch, features, frames]` → each feature's mean over time, then each
+/// one's standard deviation: `[batch, 2 × features]`.
+fn time_statistics(x: Tensor<3>) -> Tensor<2> {
+    let [batch, features, _] = x.dims();
+    let mean = x.clone().mean_dim(2);
+    let var = (x - mean.clone()).powi_scalar(2).mean_dim(2);
+    Tensor::cat(vec![mean, (var + 1e-5).sqrt()], 1).reshape([batch, 2 * features])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::inference::default_device;
+    use burn::tensor::TensorData;
+
+    /// A network without conv blocks: its features are the pooling of the
+    /// input itself.
+    fn pooled(pooling: Pooling, rows: [[f32; 2]; 4]) -> Vec<f32> {
+        let device = default_device();
+        let cnn = CnnConfig::new(2).with_channels(Vec::new()).with_pooling(pooling).init(&device);
+        let x = Tensor::<4>::from_data(TensorData::new(rows.concat(), [1, 1, 4, 2]), &device);
+        cnn.embed(x).into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    fn close(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4)
+    }
+
+    #[test]
+    fn band_statistics_keep_where_in_the_spectrum_a_feature_comes_and_goes() {
+        // Four bins by two frames: the low half moves (1 then 3), the high
+        // half holds (6 on average). The same bands the other way up.
+        let low_moves = [[1.0, 3.0], [1.0, 3.0], [5.0, 5.0], [7.0, 7.0]];
+        let high_moves = [[5.0, 5.0], [7.0, 7.0], [1.0, 3.0], [1.0, 3.0]];
+        let still = 1e-5f32.sqrt();
+        // Means of the low and high band, then their spreads over time.
+        assert!(close(&pooled(Pooling::BandMeanStd, low_moves), &[2.0, 6.0, 1.0, still]), "{:?}", pooled(Pooling::BandMeanStd, low_moves));
+        assert!(close(&pooled(Pooling::BandMeanStd, high_moves), &[6.0, 2.0, still, 1.0]));
+        // Over the whole spectrum the two are one input: per frame 3.5, then 4.5.
+        assert!(close(&pooled(Pooling::MeanStd, low_moves), &[4.0, 0.5]));
+        assert_eq!(pooled(Pooling::MeanStd, low_moves), pooled(Pooling::MeanStd, high_moves));
+        assert!(close(&pooled(Pooling::Mean, low_moves), &[4.0]));
+    }
+
+    #[test]
+    fn the_classifier_layer_is_as_wide_as_the_pooled_features() {
+        let device = default_device();
+        let x = Tensor::<4>::zeros([3, 1, 32, 40], &device);
+        for (pooling, width) in [(Pooling::Mean, 8), (Pooling::MeanStd, 16), (Pooling::BandMeanStd, 32)] {
+            let cnn = CnnConfig::new(5).with_channels(vec![4, 8]).with_pooling(pooling).init(&device);
+            assert_eq!(cnn.embed(x.clone()).dims(), [3, width], "{pooling:?}");
+            assert_eq!(cnn.forward(x.clone()).dims(), [3, 5], "{pooling:?}");
         }
     }
 }
