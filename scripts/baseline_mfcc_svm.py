@@ -8,7 +8,8 @@ each recording is its own group). Prints balanced accuracy per task, and
 the ICBHI score for the cycle task, which is scored twice: trained on the
 ICBHI folds alone, and with the KAUH recordings (labelled by sound type,
 as `auscult train --extra-train` does) added to every training fold. For
-the KAUH diagnosis it also prints what the annotated sound types alone
+the KAUH diagnosis it also prints the figures from the MFCC means alone
+and from their spreads alone, and what the annotated sound types alone
 allow (a ceiling for any wheeze and crackle detector).
 
 With `--auscult BIN` (the built `auscult`) the folds are the CNN's own:
@@ -221,6 +222,10 @@ def main():
     X, y, g, paths = kauh(data)
     kauh_folds = folds("lung-diagnosis", "kauh", paths)
     evaluate("lung-diagnosis", X, y, g, kauh_folds)
+    # Which of the 60 numbers carry it: the 20 MFCC means (where in the
+    # spectrum the sound lies), or the 40 spreads (how it moves).
+    evaluate("  means alone", X[:, :20], y, g, kauh_folds)
+    evaluate("  spreads alone", X[:, 20:], y, g, kauh_folds)
     kauh_sound_ceiling(data, kauh_folds)
     X, y, g, paths = icbhi(data)
     cycle_folds = folds("lung-cycles", "icbhi", paths)
