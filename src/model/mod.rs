@@ -13,3 +13,16 @@ pub mod model;
 pub mod pipeline;
 pub mod tasks;
 pub mod training;
+
+/// What the unit tests of several modules share.
+#[cfg(test)]
+mod test_support {
+    /// The backend's generator may be global to the process: tests that
+    /// build or train networks side by side would draw from it in turn and
+    /// make each other's seeded runs differ, so each holds this while it
+    /// draws.
+    pub(crate) fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+        static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        GENERATOR.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

@@ -33,7 +33,7 @@ pub enum Pooling {
 }
 
 /// Frequency bands of `Pooling::BandMeanStd`.
-pub const BANDS: usize = 2;
+const BANDS: usize = 2;
 
 impl Pooling {
     /// Features per channel after pooling.
@@ -178,11 +178,14 @@ fn time_statistics(x: Tensor<3>) -> Tensor<2> {
 mod tests {
     use super::*;
     use crate::model::inference::default_device;
+    use crate::model::test_support::one_at_a_time;
     use burn::tensor::TensorData;
 
     /// A network without conv blocks: its features are the pooling of the
     /// input itself.
     fn pooled(pooling: Pooling, rows: [[f32; 2]; 4]) -> Vec<f32> {
+        // Building a network draws from the generator that seeded trainings share.
+        let _one_at_a_time = one_at_a_time();
         let device = default_device();
         let cnn = CnnConfig::new(2).with_channels(Vec::new()).with_pooling(pooling).init(&device);
         let x = Tensor::<4>::from_data(TensorData::new(rows.concat(), [1, 1, 4, 2]), &device);
@@ -211,6 +214,7 @@ mod tests {
 
     #[test]
     fn the_classifier_layer_is_as_wide_as_the_pooled_features() {
+        let _one_at_a_time = one_at_a_time();
         let device = default_device();
         let x = Tensor::<4>::zeros([3, 1, 32, 40], &device);
         for (pooling, width) in [(Pooling::Mean, 8), (Pooling::MeanStd, 16), (Pooling::BandMeanStd, 32)] {

@@ -2,8 +2,8 @@
 //! cross-entropy over class-balanced draws), the augmentation in
 //! `data.rs` and optionally mixup, early stopping on a validation set
 //! carved from the training patients only (or a fixed count of epochs on
-//! all of them), and a per-epoch log. A run starts from a random draw or from another model's
-//! weights (`WarmStart`).
+//! all of them), and a per-epoch log. A run starts from a random draw or
+//! from another model's weights (`WarmStart`).
 
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
@@ -95,6 +95,14 @@ impl Mixup {
     pub fn loss(&self, loss_fn: &CrossEntropyLoss, logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
         let partners = labels.clone().select(0, self.partners(&labels.device()));
         loss_fn.forward(logits.clone(), labels).mul_scalar(self.lambda) + loss_fn.forward(logits, partners).mul_scalar(1.0 - self.lambda)
+    }
+}
+
+/// `t` as the batch's mixup mixes it, or as it is without one.
+fn mixed<const D: usize>(mixup: Option<&Mixup>, t: Tensor<D>) -> Tensor<D> {
+    match mixup {
+        Some(m) => m.mix(t),
+        None => t,
     }
 }
 
@@ -360,21 +368,14 @@ pub fn train(
             let (x, y) = batcher.batch(train, chunk, augment, &autodiff);
             // Drawn after the batch, so that runs without it draw as before.
             let mixup = config.mixup.then(|| Mixup::draw(chunk.len(), &mut rng));
-            let x = match &mixup {
-                Some(m) => m.mix(x),
-                None => x,
-            };
+            let x = mixed(mixup.as_ref(), x);
             let (logits, auxiliary_logits) = model.forward_with_auxiliary(x);
             let mut loss = match &mixup {
                 Some(m) => m.loss(&loss_fn, logits, y),
                 None => loss_fn.forward(logits, y),
             };
             if let (Some(auxiliary), Some(auxiliary_logits)) = (&config.auxiliary, auxiliary_logits) {
-                let targets = batcher.auxiliary_targets(train, chunk, auxiliary.classes, &autodiff);
-                let targets = match &mixup {
-                    Some(m) => m.mix(targets),
-                    None => targets,
-                };
+                let targets = mixed(mixup.as_ref(), batcher.auxiliary_targets(train, chunk, auxiliary.classes, &autodiff));
                 loss = loss + auxiliary_loss(auxiliary_logits, targets).mul_scalar(auxiliary.weight);
             }
             let value = f64::from(loss.clone().into_scalar::<f32>());
@@ -454,12 +455,8 @@ mod tests {
     use crate::model::data::MelExample;
     use crate::model::features::LogMel;
     use crate::model::inference::weights_bytes;
+    use crate::model::test_support::one_at_a_time;
     use burn::tensor::{Distribution, Tensor, TensorData};
-
-    /// The backend's generator may be global to the process: trainings in
-    /// tests that run side by side would draw from it in turn, so each
-    /// holds this while it trains.
-    static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     /// `n` made-up 8-band inputs of `frames` frames, two classes in turn,
     /// cropped to 8 frames.
@@ -473,7 +470,7 @@ mod tests {
 
     #[test]
     fn each_crop_per_epoch_is_one_more_pass_over_the_training_set() {
-        let _one_at_a_time = TRAINING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _one_at_a_time = one_at_a_time();
         let (set, batcher, classes) = tiny_set(5, 12);
         let steps_in_one_epoch = |crops| {
             let config = TrainConfig { epochs: 1, batch_size: 2, crops_per_epoch: crops, ..TrainConfig::default() };
@@ -490,7 +487,7 @@ mod tests {
 
     #[test]
     fn last_keeps_the_final_epoch_and_needs_no_validation_set() {
-        let _one_at_a_time = TRAINING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _one_at_a_time = one_at_a_time();
         let (set, batcher, classes) = tiny_set(6, 8);
         let empty = MelDataset { examples: Vec::new() };
         let device = super::super::inference::default_device();
@@ -529,7 +526,7 @@ mod tests {
     /// on a tiny set that is its own validation set (no augmentation, so
     /// only what `config` changes can move two runs apart).
     fn validation_losses(config: TrainConfig) -> Vec<Option<f64>> {
-        let _one_at_a_time = TRAINING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _one_at_a_time = one_at_a_time();
         let (set, batcher, classes) = tiny_set(6, 8);
         let config = TrainConfig { batch_size: 2, augment: None, ..config };
         let data = TrainData { train: &set, validation: &set, classes: &classes };
@@ -588,7 +585,7 @@ mod tests {
 
     #[test]
     fn a_warm_start_takes_the_conv_blocks_and_the_head_only_when_asked() {
-        let _one_at_a_time = TRAINING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _one_at_a_time = one_at_a_time();
         let device = default_device();
         let config = CnnConfig::new(2).with_channels(vec![2, 4]);
         device.seed(1);
@@ -638,7 +635,7 @@ mod tests {
         // `forward_with_auxiliary`) moves the classifier layer's draw, and
         // only runs that both have it can be told apart by their targets.
         let run = |labels: fn(usize) -> Option<usize>| {
-            let _one_at_a_time = TRAINING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let _one_at_a_time = one_at_a_time();
             let (mut set, batcher, classes) = tiny_set(6, 8);
             for (i, e) in set.examples.iter_mut().enumerate() {
                 e.auxiliary = labels(i);
@@ -708,7 +705,7 @@ mod tests {
         // Checking the weights builds a network, which draws from the
         // backend's generator: under the lock, as training does.
         let (whole, blocks, refusal) = {
-            let _one_at_a_time = TRAINING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let _one_at_a_time = one_at_a_time();
             let device = default_device();
             device.seed(7);
             let source = weights_bytes(&cnn.init(&device)).unwrap();
