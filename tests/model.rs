@@ -568,7 +568,7 @@ fn init_starts_from_a_shipped_model_and_the_card_says_so() {
     // The shipped heart model's own settings and held-out fold, one step:
     // too little to learn the task from a random start (4 classes: chance
     // is 0.25), so a high figure is the shipped weights carried over.
-    let options = ["--task", "heart", "--epochs", "1", "--max-steps", "1", "--channels", "8,16,32,64", "--select", "loss", "--init", "heart"];
+    let options = ["--task", "heart", "--epochs", "1", "--max-steps", "1", "--channels", "8,16,32,64", "--pooling", "mean-std", "--select", "loss", "--init", "heart"];
     let out = train_cli(options, &data.join("heart-yaseen2018"), &out_dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
