@@ -269,3 +269,100 @@ fn folds_deal_every_patient_to_one_fold_and_every_common_diagnosis_to_each() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--folds"));
 }
+
+#[test]
+fn process_exits_1_when_a_plugin_faulted_and_says_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("tone.wav");
+    let tone: Vec<i16> = sine(200.0, 0.5, 4000.0, 8000).iter().map(|x| (x * 32767.0) as i16).collect();
+    write_wav_i16(&input, &tone, 4000, 1);
+    let chain = dir.path().join("chain.toml");
+    let output = dir.path().join("out.wav");
+    let run = |text: &str| {
+        std::fs::write(&chain, text).unwrap();
+        auscult().args(["process", "--chain"]).arg(&chain).arg(&input).arg(&output).output().unwrap()
+    };
+    // NaN from the third block on: bypassed, the file still written.
+    let out = run("[[chain]]\nplugin = \"faulty\"\nparams = { mode = 2, every_n = 3 }\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("plugin \"faulty\" was bypassed after a fault") && err.contains("1 of 1 plugins faulted"), "{err}");
+    assert!(output.exists());
+    // The same plugin without a fault: 0.
+    let out = run("[[chain]]\nplugin = \"faulty\"\nparams = { mode = 0 }\n");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn process_stats_columns_line_up_whatever_the_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("tone.wav");
+    write_wav_i16(&input, &[0; 4000], 4000, 1);
+    let chain = dir.path().join("chain.toml");
+    // Names of different lengths.
+    let long = "passthrough";
+    std::fs::write(&chain, format!("[[chain]]\nplugin = \"gain\"\n\n[[chain]]\nplugin = \"{long}\"\n")).unwrap();
+    let out = auscult().args(["process", "--stats", "--chain"]).arg(&chain).arg(&input).arg(dir.path().join("o.wav")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let rows: Vec<&str> = err.lines().filter(|l| l.starts_with("  ")).collect();
+    assert_eq!(rows.len(), 3, "header and two plugins:\n{err}");
+    // Each column ends at the same place on every row.
+    let ends = |row: &str| -> Vec<usize> {
+        let chars: Vec<char> = row.chars().collect();
+        // The last three columns are right-aligned numbers: where they end.
+        (1..=chars.len()).filter(|&i| chars[i - 1] != ' ' && chars.get(i).is_none_or(|&c| c == ' ')).collect::<Vec<_>>().into_iter().rev().take(3).collect()
+    };
+    let (a, b) = (ends(rows[1]), ends(rows[2]));
+    assert_eq!(a, b, "columns move:\n{err}");
+    assert!(rows[0].contains("LATENCY") && rows[2].contains(long), "{err}");
+}
+
+#[test]
+fn commands_that_print_end_quietly_on_a_closed_pipe() {
+    // The reader is gone before the first line (as `head -1` is after
+    // its one): every write fails with a broken pipe, which must not panic.
+    for args in [vec!["plugins", "list"], vec!["devices"], vec!["--help"]] {
+        let mut child = auscult()
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn the_default_sessions_folder_holds_patient_audio_and_is_git_ignored() {
+    let root = common::workspace_root();
+    if !root.join(".git").exists() {
+        println!("SKIP: {} is not a git checkout", root.display());
+        return;
+    }
+    // `auscult` and `auscult record` write to ./sessions by default; the
+    // README's run command is given from the checkout.
+    let check = |path: &str| Command::new("git").args(["check-ignore", "-q", path]).current_dir(&root).status();
+    match check("sessions/20261207T101010Z/audio.wav") {
+        Ok(status) => assert!(status.success(), "sessions/ (patient audio) is not git-ignored"),
+        Err(e) => println!("SKIP: git not runnable: {e}"),
+    }
+}
+
+#[test]
+fn the_quick_start_names_every_package_the_setup_installs() {
+    let root = common::workspace_root();
+    let setup = std::fs::read_to_string(root.join(".ci/setup")).unwrap();
+    let list = setup.lines().find_map(|l| l.strip_prefix("packages=(")).expect("a packages=(...) line in .ci/setup");
+    let packages: Vec<&str> = list.trim_end_matches(')').split_whitespace().collect();
+    assert!(packages.len() >= 3, "{packages:?}");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let quick_start = readme.split("## Quick start").nth(1).unwrap().split("\n## ").next().unwrap();
+    for package in packages {
+        assert!(quick_start.contains(package), "the Quick start does not name {package}, which .ci/setup installs");
+    }
+}

@@ -6,6 +6,8 @@
 //! truncated (with clipping); the test feeds auscult exactly those floats
 //! and quantises its output the same way, so any difference is the host's.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -150,4 +152,110 @@ fn a_plugin_that_is_not_mono_is_refused_with_the_reason() {
     let (code, err) = process("ladspa:no_such_label");
     assert_eq!(code, Some(2));
     assert!(err.contains("no_such_label") && err.contains(SWH), "{err}");
+}
+
+/// `auscult` with `LADSPA_PATH` set to the system's directory.
+fn auscult(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_auscult")).args(args).env("LADSPA_PATH", SWH).output().unwrap()
+}
+
+fn have(files: &[&str]) -> bool {
+    let ok = available() && files.iter().all(|f| Path::new(SWH).join(f).is_file());
+    if !ok {
+        println!("SKIP: needs {files:?} in {SWH} (tap-plugins, cmt, ladspa-sdk); .ci/setup installs them");
+    }
+    ok
+}
+
+/// Runs `process` on the bundled recording with a chain; (code, stderr, events CSV).
+fn process_chain(dir: &Path, chain: &str, extra: &[&str]) -> (Option<i32>, String, String) {
+    let path = dir.join("chain.toml");
+    std::fs::write(&path, chain).unwrap();
+    let events = dir.join("events.csv");
+    let _ = std::fs::remove_file(&events);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_auscult"));
+    cmd.args(["process", "--chain"]).arg(&path).arg(repo().join("samples/kauh-EP109-normal.wav")).arg(dir.join("out.wav"));
+    cmd.arg("--events").arg(&events).args(extra).env("LADSPA_PATH", SWH);
+    cmd.env("AUSCULT_PLUGIN_PATH", common::plugin_dir());
+    let out = cmd.output().unwrap();
+    let csv = std::fs::read_to_string(&events).unwrap_or_default();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned(), csv)
+}
+
+#[test]
+fn a_label_in_two_libraries_is_refused_naming_both_and_a_file_picks_one() {
+    if !have(&["filter.so", "cmt.so"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (code, err, _) = process_chain(dir.path(), "[[chain]]\nplugin = \"ladspa:lpf\"\n", &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("chain.toml:2:") && err.contains("2 libraries"), "{err}");
+    assert!(err.contains("cmt.so:lpf") && err.contains("filter.so:lpf"), "{err}");
+    let chosen = format!("[[chain]]\nplugin = \"ladspa:{SWH}/filter.so:lpf\"\n");
+    let (code, err, _) = process_chain(dir.path(), &chosen, &[]);
+    assert_eq!(code, Some(0), "{err}");
+}
+
+/// Event samples of a kind, from `process --events`.
+fn event_samples(csv: &str, kind: &str) -> Vec<i64> {
+    csv.lines().skip(1).filter(|l| l.split(',').nth(2) == Some(kind)).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect()
+}
+
+#[test]
+fn a_ladspa_latency_port_is_reported_and_events_after_it_are_compensated() {
+    if !have(&["tap_limiter.so"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // A limiter at +20 dB never limits: the signal only comes out 50 samples later.
+    let limiter = "[[chain]]\nplugin = \"ladspa:tap_limiter\"\nparams = { \"Limit Level [dB]\" = 20.0 }\n";
+    let seg = "[[chain]]\nplugin = \"segment\"\nparams = { mode = 0, min_cycle_s = 1.5, max_cycle_s = 8.0 }\n";
+    let (code, err, after) = process_chain(dir.path(), &format!("{limiter}\n{seg}"), &["--stats"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("chain latency: 50 samples"), "the limiter's 50-sample latency is read:\n{err}");
+    // The same delayed signal, made by the limiter alone and saved (32-bit
+    // float, lossless), then segmented: the segmenter sees identical samples.
+    let (code, err, _) = process_chain(dir.path(), limiter, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let delayed = dir.path().join("delayed.wav");
+    std::fs::rename(dir.path().join("out.wav"), &delayed).unwrap();
+    std::fs::write(dir.path().join("seg.toml"), seg).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_auscult"))
+        .args(["process", "--chain"])
+        .arg(dir.path().join("seg.toml"))
+        .arg(&delayed)
+        .arg(dir.path().join("seg-out.wav"))
+        .arg("--events")
+        .arg(dir.path().join("seg.csv"))
+        .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let heard = std::fs::read_to_string(dir.path().join("seg.csv")).unwrap();
+    let (late, on_time) = (event_samples(&heard, "cycle_start"), event_samples(&after, "cycle_start"));
+    assert!(late.len() >= 2 && late.len() == on_time.len(), "{late:?} vs {on_time:?}");
+    // Compensated: each boundary is moved back by exactly the latency, onto
+    // the input's clock (a boundary in the first 50 samples lands on 0).
+    let expected: Vec<i64> = late.iter().map(|s| (s - 50).max(0)).collect();
+    assert_eq!(on_time, expected);
+    // `plugins check` on the library reports it too.
+    let out = auscult(&["plugins", "check", &format!("{SWH}/tap_limiter.so")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("ladspa:tap_limiter") && text.lines().any(|l| l.starts_with("4000 Hz") && l.split_whitespace().nth(3) == Some("50")), "{text}");
+}
+
+#[test]
+fn plugins_list_says_unbounded_and_the_rate_of_a_rate_relative_range() {
+    if !have(&["tap_limiter.so", "bandpass_iir_1892.so"]) {
+        return;
+    }
+    let out = auscult(&["plugins", "list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(!text.contains("3.4028") && !text.contains("340282"), "f32::MAX printed as a bound");
+    assert!(text.contains("unbounded"), "an open side says so");
+    assert!(text.contains("rate-relative: at 44100 Hz"), "{}", &text[..text.len().min(3000)]);
+    assert!(text.lines().any(|l| l.contains("latency") && l.contains("reported to the chain")));
 }

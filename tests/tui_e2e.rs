@@ -119,7 +119,10 @@ fn drive_a_session_from_the_keyboard() {
     tmux.keys(&["b"]);
     tmux.wait_for("bypassed", 5);
 
-    // Record, mark the chest location, stop.
+    // Record, mark the chest location (from outside the chain panel,
+    // where `l` steps a parameter), stop.
+    tmux.keys(&["Tab"]);
+    tmux.wait_until_gone("▶ bandpass", 5);
     tmux.keys(&["r"]);
     tmux.wait_for("● REC", 5);
     tmux.keys(&["l"]);
@@ -328,4 +331,227 @@ fn soak_with_a_faulty_plugin_loses_no_recorded_sample() {
         *late as f64 / 1024.0
     );
     assert!(*late <= early + 16 * 1024, "memory keeps growing: {early} KiB -> {late} KiB");
+}
+
+/// The TUI on `input` in a tmux pane of its own, sessions under `out`;
+/// `env` is prepended to the command.
+fn start_tui(input: &str, out: &Path, extra: &str, env: &str, width: u16, height: u16) -> Tmux {
+    let repo = common::workspace_root();
+    let command = format!(
+        "cd '{}' && {env} AUSCULT_PLUGIN_PATH='{}' '{}' --input {input} --out '{}' --theme monochrome {extra}; echo AUSCULT-EXIT $?; sleep 600",
+        repo.display(),
+        common::plugin_dir().display(),
+        env!("CARGO_BIN_EXE_auscult"),
+        out.display()
+    );
+    Tmux::start(&command, width, height)
+}
+
+/// The text without its whitespace: a message wrapped over two rows, or a
+/// shell line wrapped by the terminal, reads as one.
+fn squash(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// A cycle row of the Predictions panel: number, start and end (seconds of
+/// input, as shown with two decimals), label.
+#[derive(Debug, Clone, PartialEq)]
+struct ShownCycle {
+    number: u64,
+    start_s: f64,
+    end_s: f64,
+    label: String,
+}
+
+fn shown_cycles(screen: &str) -> Vec<ShownCycle> {
+    let mut rows = Vec::new();
+    for line in screen.lines() {
+        let Some(at) = line.find("cycle ") else { continue };
+        let words: Vec<&str> = line[at + 6..].split_whitespace().collect();
+        let (Some(number), Some(span)) = (words.first().and_then(|w| w.parse().ok()), words.get(1)) else { continue };
+        let Some((a, b)) = span.split_once('–') else { continue };
+        let (Ok(start_s), Ok(end_s)) = (a.parse(), b.parse()) else { continue };
+        let label = line.split("label: ").nth(1).map_or("", |l| l.split_whitespace().next().unwrap_or("")).to_string();
+        rows.push(ShownCycle { number, start_s, end_s, label });
+    }
+    rows
+}
+
+fn highest_cycle(tmux: &Tmux) -> u64 {
+    shown_cycles(&tmux.screen()).iter().map(|c| c.number).max().unwrap_or(0)
+}
+
+/// Waits until the Predictions panel shows cycle `number`.
+fn wait_for_cycle(tmux: &Tmux, number: u64, secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while highest_cycle(tmux) < number {
+        assert!(Instant::now() < deadline, "cycle {number} not shown within {secs} s:\n{}", tmux.screen());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn annotations_labels_and_chain_edits_are_on_the_recordings_clock() {
+    let repo = common::workspace_root();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sessions");
+    let tmux = start_tui(SAMPLE, &out, "", "", 120, 50);
+    // Cycles before `r`: the input's clock runs ahead of the session's.
+    wait_for_cycle(&tmux, 2, 40);
+    tmux.keys(&["r"]);
+    tmux.wait_for("● REC", 5);
+    // Once a cycle ends after `r`, the one being heard began inside the
+    // recording: label it.
+    let before = highest_cycle(&tmux);
+    wait_for_cycle(&tmux, before + 1, 20);
+    tmux.keys(&["2"]);
+    let screen = tmux.wait_for("labelled crackles", 20);
+    let labelled: u64 = screen
+        .split("cycle ")
+        .filter_map(|s| s.split_once(" labelled crackles"))
+        .find_map(|(n, _)| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no cycle number in the message:\n{screen}"));
+    wait_for_cycle(&tmux, labelled + 1, 20);
+    // A live edit while recording: bypass the band-pass.
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("▶ bandpass", 5);
+    tmux.keys(&["b"]);
+    tmux.wait_for("bypassed", 5);
+    tmux.keys(&["s"]);
+    tmux.wait_for("saved", 10);
+    let shown = shown_cycles(&tmux.screen());
+    tmux.keys(&["q"]);
+    tmux.wait_for("AUSCULT-EXIT 0", 15);
+
+    let sessions = sessions(&out);
+    assert_eq!(sessions.len(), 1);
+    let session = &sessions[0];
+    let meta = SessionMeta::load(session).unwrap();
+    let recorded = decode_file(&session.join("audio.wav")).unwrap().samples;
+    let rate = f64::from(meta.sample_rate);
+    let duration = recorded.len() as f64 / rate;
+    // Where the recording begins in the replayed input: the source looped,
+    // so at a known place modulo its length.
+    let source = decode_file(&repo.join(SAMPLE)).unwrap().samples;
+    let looped: Vec<f32> = source.iter().chain(&source).chain(&source).copied().collect();
+    let at = looped.windows(400).position(|w| w == &recorded[..400]).expect("the recording is a stretch of the source");
+    let period = source.len() as f64 / rate;
+
+    let text = std::fs::read_to_string(session.join("annotations.txt")).unwrap();
+    let annotations = auscult::audio::session::parse_annotations(&text, &session.join("annotations.txt")).unwrap();
+    assert!(!annotations.is_empty(), "no cycle annotated:\n{text}");
+    for a in &annotations {
+        assert!(0.0 <= a.start_s && a.start_s < a.end_s && a.end_s <= duration + 1e-3, "{a:?} is not inside the {duration:.3} s of audio");
+    }
+    // Each annotation, moved by the recording's place in the input, is a
+    // cycle the TUI showed (to its two decimals).
+    let matches = |origin: f64| {
+        annotations.iter().all(|a| {
+            shown.iter().any(|c| (c.start_s - (a.start_s + origin)).abs() <= 0.006 && (c.end_s - (a.end_s + origin)).abs() <= 0.006)
+        })
+    };
+    let origin = (0..4)
+        .map(|k| at as f64 / rate + k as f64 * period)
+        .find(|&o| matches(o))
+        .unwrap_or_else(|| panic!("annotations {annotations:?} are not the shown cycles {shown:?} on any clock"));
+    assert!(origin > 1.0, "the recording began after cycles had been found");
+    // Whole cycles only: the one under way at `r` is left out; every shown
+    // cycle inside the audio (and found well before `s`) is in.
+    for c in &shown {
+        let inside = c.start_s >= origin - 0.006 && c.end_s <= origin + duration - 2.0;
+        let written = annotations.iter().any(|a| (a.start_s + origin - c.start_s).abs() <= 0.006);
+        if inside {
+            assert!(written, "cycle {c:?} lies inside the audio (origin {origin:.3}) but was not written");
+        }
+        if c.start_s < origin - 0.006 {
+            assert!(!written, "cycle {} began before `r` yet was written", c.number);
+        }
+    }
+    // The label went to the cycle the TUI named, in both files.
+    let cycle = shown.iter().find(|c| c.number == labelled).expect("the labelled cycle is shown");
+    assert_eq!(cycle.label, "crackles", "{shown:?}");
+    let row = annotations.iter().find(|a| (a.start_s + origin - cycle.start_s).abs() <= 0.006).expect("labelled cycle annotated");
+    assert_eq!((row.crackles, row.wheezes), (1, 0));
+    assert_eq!(meta.labels.len(), 1);
+    assert!((meta.labels[0].start_s - row.start_s).abs() < 1e-3 && (meta.labels[0].end_s - row.end_s).abs() < 1e-3, "{:?}", meta.labels);
+    // The live edit: when, what, and the chain as it ran from then on.
+    assert_eq!(meta.chain_changes.len(), 1, "{:?}", meta.chain_changes);
+    let change = &meta.chain_changes[0];
+    assert!(change.at_s > row.end_s - 0.5 && change.at_s <= duration, "{change:?}");
+    assert_eq!(change.change, "bandpass: bypassed");
+    let chain = auscult::host::ChainConfig::parse(Path::new("change.toml"), change.chain.clone()).unwrap();
+    assert!(chain.file.chain[0].get_ref().bypass && !chain.file.chain[1].get_ref().bypass, "{}", change.chain);
+}
+
+#[test]
+fn a_parameter_step_stops_at_the_plugins_limit_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = start_tui(SAMPLE, dir.path(), "", "", 100, 30);
+    tmux.wait_for("replay kauh-EP101", 30);
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("high_hz = 1800 Hz", 5);
+    // `p` selects high_hz (the second parameter); → would jump past the
+    // Nyquist frequency of this 4 kHz input.
+    tmux.keys(&["p", "Right"]);
+    let screen = tmux.wait_for("high_hz = 2000.0 Hz", 5);
+    assert!(squash(&screen).contains(&squash("stopped at its limit")) && screen.contains("Nyquist"), "{screen}");
+    // ← comes back down from the limit; `l`, the vi key, goes up again in
+    // this panel (it sets the chest location elsewhere).
+    tmux.keys(&["Left"]);
+    tmux.wait_until_gone("high_hz = 2000.0 Hz", 5);
+    tmux.keys(&["l"]);
+    tmux.wait_for("high_hz = 2000.0 Hz", 5);
+    assert!(!tmux.screen().contains("Chest location"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("AUSCULT-EXIT 0", 15);
+}
+
+#[test]
+fn a_bad_chain_file_is_refused_before_the_terminal_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = dir.path().join("bad.toml");
+    std::fs::write(&chain, "[[chain]]\nplugin = \"bandpass\"\nparams = { high_hz = \"loud\" }\n").unwrap();
+    let tmux = start_tui(SAMPLE, dir.path(), &format!("--chain '{}'", chain.display()), "", 100, 30);
+    let screen = tmux.wait_for("AUSCULT-EXIT", 15);
+    assert!(screen.contains("AUSCULT-EXIT 2"), "{screen}");
+    let joined = squash(&screen);
+    assert!(joined.contains("bad.toml:3:") && joined.contains(&squash("must be a number")), "{screen}");
+    assert!(!screen.contains("Spectrogram"), "the UI never opened:\n{screen}");
+}
+
+#[test]
+fn at_80x24_the_state_rec_time_and_notice_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = start_tui(SAMPLE, dir.path(), "", "", 80, 24);
+    tmux.wait_for("replay kauh-EP101", 30);
+    tmux.keys(&["r"]);
+    let screen = tmux.wait_for("● REC 00:0", 10);
+    let status = screen.lines().last().unwrap();
+    assert!(status.contains("overruns 0") && status.contains("? help"), "{status}");
+    // The message naming the session directory is wrapped, not cut.
+    let session = sessions(dir.path()).pop().unwrap();
+    assert!(squash(&screen).contains(&squash(&format!("recording to {}", session.display()))), "{screen}");
+    tmux.keys(&["s"]);
+    tmux.wait_for("saved", 10);
+    tmux.keys(&["q"]);
+    tmux.wait_for("AUSCULT-EXIT 0", 15);
+}
+
+#[test]
+fn a_panic_in_the_analysis_thread_ends_the_ui_and_keeps_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = start_tui(SAMPLE, dir.path(), "", "AUSCULT_FAILPOINT=analysis-panic-after-s=5", 100, 30);
+    tmux.wait_for("replay kauh-EP101", 30);
+    tmux.keys(&["r"]);
+    tmux.wait_for("● REC", 5);
+    let screen = tmux.wait_for("AUSCULT-EXIT", 20);
+    assert!(screen.contains("AUSCULT-EXIT 2"), "{screen}");
+    assert!(screen.contains("the analysis thread stopped") && screen.contains("failpoint"), "{screen}");
+    // The terminal is back: the shell's line is on the normal screen, not
+    // under a frozen UI.
+    assert!(!screen.contains("Spectrogram"), "{screen}");
+    let session = sessions(dir.path()).pop().expect("the session exists");
+    let meta = SessionMeta::load(&session).unwrap();
+    assert_eq!(meta.state, SessionState::Finished, "closed, not left for recovery");
+    assert!(meta.frames > 0 && decode_file(&session.join("audio.wav")).unwrap().samples.len() as u64 == meta.frames);
 }

@@ -85,21 +85,35 @@ pub enum Update {
     Mel(Vec<f32>),
     /// Peak |x| of the chain's output per 10 ms.
     Envelope(Vec<f32>),
-    /// A breath cycle, in seconds on the input timeline.
-    Cycle { start_s: f64, end_s: f64 },
-    /// A heart beat: S1 time and the heart rate the segmenter measured.
-    Beat { s1_s: f64, bpm: f32 },
+    /// A breath cycle, numbered from the start of the input (1, 2, ...),
+    /// in seconds of analysed audio (the clock of `Envelope` and `Mel`).
+    Cycle { number: u64, start_s: f64, end_s: f64 },
+    /// A heart beat, numbered from the start of the input: S1 time and the
+    /// heart rate the segmenter measured.
+    Beat { number: u64, s1_s: f64, bpm: f32 },
     Chain(Vec<SlotView>),
     Status(Status),
     RecordingStarted(PathBuf),
     RecordingSaved { dir: PathBuf, seconds: f64 },
-    Labelled { start_s: f64, end_s: f64, label: CycleClass },
-    /// A model's verdict on a cycle (or window), class probabilities.
-    Prediction { start_s: f64, end_s: f64, probabilities: Vec<f32> },
+    /// Cycle `number` was labelled; its times are seconds into the
+    /// session's `audio.wav`, as saved.
+    Labelled { number: u64, start_s: f64, end_s: f64, label: CycleClass },
+    /// A model's verdict on a cycle or a window, class probabilities.
+    Prediction { scored: Scored, start_s: f64, end_s: f64, probabilities: Vec<f32> },
     /// A notice or error for the status line.
     Message(String),
     /// The input has ended, and why.
     InputEnded(String),
+    /// The analysis thread has stopped (it panicked): the UI ends.
+    Fatal(String),
+}
+
+/// What a prediction is about, numbered from the start of the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scored {
+    Cycle(u64),
+    /// A fixed window (models of whole recordings).
+    Window(u64),
 }
 
 /// Settings of the analysis.
@@ -168,7 +182,14 @@ pub fn run(
     let mut envelope: Vec<f32> = Vec::new();
     let (mut env_peak, mut env_count) = (0.0f32, 0usize);
     let mut cycles = CycleTracker::default();
+    // Cycles, beats and windows so far: each numbered from the input's start.
+    let (mut cycle_count, mut beat_count, mut window_count) = (0u64, 0u64, 0u64);
     let mut processed: u64 = 0;
+    // Whether the chain has been edited since it was loaded.
+    let mut chain_edited = false;
+    // Fault injection for the end-to-end tests: a panic after this many
+    // seconds of audio (`AUSCULT_FAILPOINT=analysis-panic-after-s=S`).
+    let panic_at = failpoint("analysis-panic-after-s").map(|s| (s * r) as u64);
     let mut last_report = Instant::now() - Duration::from_secs(1);
     let to_recorder = |command: RecorderCommand| {
         let _ = recorder.commands.send(command);
@@ -181,7 +202,7 @@ pub fn run(
                     recorder.quit();
                     return;
                 }
-                Ok(command) => apply(command, &mut chain, &input, &config, processed, &updates, &to_recorder),
+                Ok(command) => apply(command, &mut chain, &mut input, &config, processed, &mut chain_edited, &updates, &to_recorder),
                 Err(TryRecvError::Empty) => break,
             }
         }
@@ -193,24 +214,31 @@ pub fn run(
             events.reserve(chain.len() * crate::host::chain::EVENTS_PER_BLOCK);
             chain.process(&block[..n], &mut output[..n], &mut events);
             processed += n as u64;
-            let mut predictions: Vec<LivePrediction> = Vec::new();
-            if let Some(m) = model.as_mut() {
-                predictions.extend(m.push(&block[..n]));
+            if panic_at.is_some_and(|at| processed >= at) {
+                panic!("failpoint analysis-panic-after-s reached at {:.1} s", processed as f64 / r);
+            }
+            let mut predictions: Vec<(Scored, LivePrediction)> = Vec::new();
+            if let Some(p) = model.as_mut().and_then(|m| m.push(&block[..n])) {
+                window_count += 1;
+                predictions.push((Scored::Window(window_count), p));
             }
             for e in &events {
                 if e.kind == EventKind::S1 {
-                    let _ = updates.send(Update::Beat { s1_s: e.sample as f64 / r, bpm: e.value });
+                    beat_count += 1;
+                    let _ = updates.send(Update::Beat { number: beat_count, s1_s: e.sample as f64 / r, bpm: e.value });
                 }
                 let Some((start, end)) = cycles.push(e) else { continue };
-                let (start_s, end_s) = (start as f64 / r, end as f64 / r);
-                to_recorder(RecorderCommand::AddCycle { start_s, end_s });
-                let _ = updates.send(Update::Cycle { start_s, end_s });
-                if let Some(m) = model.as_mut() {
-                    predictions.extend(m.cycle(start, end));
+                cycle_count += 1;
+                // The session needs input frames; the UI, analysed seconds.
+                let (first, last) = (input.input_frame(start), input.input_frame(end));
+                to_recorder(RecorderCommand::AddCycle { number: cycle_count, start: first, end: last });
+                let _ = updates.send(Update::Cycle { number: cycle_count, start_s: start as f64 / r, end_s: end as f64 / r });
+                if let Some(p) = model.as_mut().and_then(|m| m.cycle(start, end)) {
+                    predictions.push((Scored::Cycle(cycle_count), p));
                 }
             }
-            for p in predictions {
-                let _ = updates.send(Update::Prediction { start_s: p.start_s, end_s: p.end_s, probabilities: p.probabilities });
+            for (scored, p) in predictions {
+                let _ = updates.send(Update::Prediction { scored, start_s: p.start_s, end_s: p.end_s, probabilities: p.probabilities });
             }
             if let Some(mel) = mel.as_mut() {
                 mel_out.clear();
@@ -252,21 +280,47 @@ pub fn run(
 fn apply(
     command: Command,
     chain: &mut Chain,
-    input: &AnalysisInput,
+    input: &mut AnalysisInput,
     config: &AnalysisConfig,
     processed: u64,
+    chain_edited: &mut bool,
     updates: &Sender<Update>,
     to_recorder: &dyn Fn(RecorderCommand),
 ) {
     let say = |text: String| {
         let _ = updates.send(Update::Message(text));
     };
+    let edited_before = *chain_edited;
+    // A live edit is recorded with the chain as it runs from then on.
+    let mut edited = |chain: &Chain, input: &mut AnalysisInput, change: String| {
+        *chain_edited = true;
+        let at = input.input_frame(processed);
+        to_recorder(RecorderCommand::ChainChanged { at, change, chain: chain.to_chain_file() });
+    };
+    let slot_name = |chain: &Chain, slot: usize| chain.slots().get(slot).map_or_else(|| format!("slot {slot}"), |s| s.name.clone());
     match command {
-        Command::SetBypass { slot, bypass } => chain.set_bypass(slot, bypass),
-        Command::MoveSlot { from, to } => chain.move_slot(from, to),
+        Command::SetBypass { slot, bypass } => {
+            chain.set_bypass(slot, bypass);
+            let change = format!("{}: {}", slot_name(chain, slot), if bypass { "bypassed" } else { "enabled" });
+            edited(chain, input, change);
+        }
+        Command::MoveSlot { from, to } => {
+            chain.move_slot(from, to);
+            let change = format!("{}: moved from position {} to {}", slot_name(chain, to), from + 1, to + 1);
+            edited(chain, input, change);
+        }
         Command::SetParam { slot, id, value } => {
-            if let Err(e) = chain.set_param(slot, id, value) {
-                say(format!("parameter not set: {e}"));
+            let param = chain.slots().get(slot).and_then(|s| s.info().params.iter().find(|p| p.id == id));
+            let (name, unit) = param.map_or((format!("#{id}"), String::new()), |p| (p.name.clone(), p.unit.clone()));
+            let unit = if unit.is_empty() { unit } else { format!(" {unit}") };
+            match chain.set_param_toward(slot, id, value) {
+                Ok((set, refusal)) => {
+                    if let Some(e) = refusal {
+                        say(format!("{name} stopped at its limit, {set:.1}{unit}: {}", e.message));
+                    }
+                    edited(chain, input, format!("{}: {name} = {set}{unit}", slot_name(chain, slot)));
+                }
+                Err(e) => say(format!("{name} not set to {value:.1}{unit}: {}", e.message)),
             }
         }
         Command::ClearFault { slot } => {
@@ -280,15 +334,24 @@ fn apply(
             meta.chain.clone_from(&config.chain_text);
             meta.model.clone_from(&config.model);
             to_recorder(RecorderCommand::Start { out, meta: Box::new(meta), location });
+            // Edits made before `r`: the chain that runs differs from the file.
+            if edited_before {
+                edited(chain, input, "edited before the recording".into());
+            }
         }
         Command::StopRecording => to_recorder(RecorderCommand::Stop),
         Command::MarkLocation(location) => to_recorder(RecorderCommand::MarkLocation(location)),
         // The cycle being heard is the one at the analysis position.
-        Command::Label(label) => {
-            to_recorder(RecorderCommand::Label { at_s: processed as f64 / f64::from(input.info.sample_rate), label });
-        }
+        Command::Label(label) => to_recorder(RecorderCommand::Label { at: input.input_frame(processed), label }),
         Command::Quit => {}
     }
+}
+
+/// The value of failpoint `name` in `AUSCULT_FAILPOINT` (`name=value`), a
+/// fault the tests inject into a real run.
+fn failpoint(name: &str) -> Option<f64> {
+    let spec = std::env::var("AUSCULT_FAILPOINT").ok()?;
+    spec.split(',').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
 }
 
 fn slot_views(chain: &mut Chain, rate: f64) -> Vec<SlotView> {

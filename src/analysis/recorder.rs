@@ -9,7 +9,17 @@
 //! plugin: when analysis falls behind, the analysis ring fills and the
 //! frames it cannot take are skipped *for analysis only* (and counted); the
 //! recording keeps every frame the device delivered.
+//!
+//! Two clocks meet here, and this module keeps them apart: the *input*
+//! clock counts every frame the source delivered since it opened, and a
+//! session's clock counts frames into its `audio.wav`. The analysis thread
+//! speaks in input frames (it may have skipped some: [`AnalysisInput::input_frame`]
+//! maps its own sample indices back); the recorder knows the input frame at
+//! which each session began and writes every time as seconds into the
+//! session's audio. A cycle that began before the session did is not whole
+//! in `audio.wav` and is left out of `annotations.txt`.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,7 +29,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use super::Update;
-use crate::audio::session::{CycleClass, SessionMeta, SessionWriter};
+use crate::audio::session::{CycleClass, LabelOutcome, SessionMeta, SessionWriter};
 use crate::audio::{Source, SourceInfo, SourceState, SourceStatus};
 
 /// What the analysis thread asks of the recorder.
@@ -28,10 +38,14 @@ pub enum RecorderCommand {
     Start { out: PathBuf, meta: Box<SessionMeta>, location: Option<String> },
     Stop,
     MarkLocation(String),
-    /// A cycle the chain found, in seconds on the input timeline.
-    AddCycle { start_s: f64, end_s: f64 },
-    /// Label the cycle that contains (or last ended before) `at_s`.
-    Label { at_s: f64, label: CycleClass },
+    /// A cycle the chain found: its number from the start of the input,
+    /// and its first and end input frames.
+    AddCycle { number: u64, start: u64, end: u64 },
+    /// Label the cycle heard at input frame `at`.
+    Label { at: u64, label: CycleClass },
+    /// The chain after a live edit made at input frame `at`: what changed,
+    /// and the whole chain as a chain file.
+    ChainChanged { at: u64, change: String, chain: String },
     /// Close the session (if any) and end the thread.
     Quit,
 }
@@ -64,6 +78,14 @@ impl RecorderStatus {
     }
 }
 
+/// Input frames the analysis ring had no room for: `count` of them went
+/// missing just before analysis sample `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Skip {
+    at: u64,
+    count: u64,
+}
+
 /// The analysis thread's end: samples as the recorder saw them.
 pub struct AnalysisInput {
     pub info: SourceInfo,
@@ -71,6 +93,8 @@ pub struct AnalysisInput {
     pub source: Arc<SourceStatus>,
     pub recorder: Arc<RecorderStatus>,
     samples: rtrb::Consumer<f32>,
+    skips: Receiver<Skip>,
+    gaps: Gaps,
 }
 
 impl AnalysisInput {
@@ -79,9 +103,73 @@ impl AnalysisInput {
         crate::audio::source::read_ring(&mut self.samples, out)
     }
 
+    /// The input frame that analysis sample `sample` is: the same index
+    /// unless analysis fell behind and frames were skipped before it.
+    pub fn input_frame(&mut self, sample: u64) -> u64 {
+        // A skip is sent before the samples after it enter the ring, so
+        // every skip before a sample already read is here.
+        for skip in self.skips.try_iter() {
+            self.gaps.push(skip);
+        }
+        self.gaps.input_frame(sample)
+    }
+
     /// The input has ended and every frame has been read.
     pub fn exhausted(&self) -> bool {
         self.recorder.ended.load(Ordering::Acquire) && self.samples.is_empty()
+    }
+}
+
+/// Where the analysis stream has gaps: (analysis sample, input frames
+/// skipped before it in all), oldest first.
+#[derive(Debug, Default)]
+struct Gaps {
+    marks: VecDeque<(u64, u64)>,
+    /// Frames skipped before the first mark kept.
+    base: u64,
+}
+
+impl Gaps {
+    /// Marks kept; events refer back seconds, not thousands of stalls.
+    const KEEP: usize = 4096;
+
+    fn push(&mut self, skip: Skip) {
+        let total = self.marks.back().map_or(self.base, |&(_, t)| t) + skip.count;
+        match self.marks.back_mut() {
+            Some(last) if last.0 == skip.at => last.1 = total,
+            _ => self.marks.push_back((skip.at, total)),
+        }
+        if self.marks.len() > Self::KEEP {
+            let (_, t) = self.marks.pop_front().expect("over KEEP marks");
+            self.base = t;
+        }
+    }
+
+    fn input_frame(&self, sample: u64) -> u64 {
+        let before = self.marks.partition_point(|&(at, _)| at <= sample);
+        let skipped = if before == 0 { self.base } else { self.marks[before - 1].1 };
+        sample + skipped
+    }
+}
+
+/// The open session and where it sits on the input clock.
+struct OpenSession {
+    writer: SessionWriter,
+    /// Input frame of the first frame in `audio.wav`.
+    origin: u64,
+    /// Each written cycle's start (seconds into the audio) and number.
+    numbers: Vec<(f64, u64)>,
+}
+
+impl OpenSession {
+    /// Seconds into `audio.wav` of input frame `frame`; `None` before it.
+    fn seconds(&self, frame: u64) -> Option<f64> {
+        let into = frame.checked_sub(self.origin)?;
+        Some(into as f64 / f64::from(self.writer.meta().sample_rate))
+    }
+
+    fn number(&self, start_s: f64) -> u64 {
+        self.numbers.iter().rev().find(|(s, _)| *s == start_s).map_or(0, |&(_, n)| n)
     }
 }
 
@@ -138,32 +226,44 @@ pub fn spawn(source: Source, updates: Sender<Update>, options: RecorderOptions) 
     let rate = source.info.sample_rate;
     let (producer, consumer) = rtrb::RingBuffer::new(((rate as f32 * ANALYSIS_RING_S) as usize).max(BLOCK));
     let status = Arc::new(RecorderStatus::default());
-    let input = AnalysisInput { info: source.info.clone(), source: source.status.clone(), recorder: status.clone(), samples: consumer };
+    let (skips_tx, skips) = crossbeam_channel::unbounded();
+    let input = AnalysisInput {
+        info: source.info.clone(),
+        source: source.status.clone(),
+        recorder: status.clone(),
+        samples: consumer,
+        skips,
+        gaps: Gaps::default(),
+    };
     let (tx, rx) = crossbeam_channel::unbounded();
-    let handle = std::thread::Builder::new()
-        .name("auscult-recorder".into())
-        .spawn(move || run(source, producer, status, rx, updates, options))?;
+    let ends = Ends { analysis: producer, skips: skips_tx, status, commands: rx, updates };
+    let handle = std::thread::Builder::new().name("auscult-recorder".into()).spawn(move || run(source, ends, options))?;
     Ok((Recorder { commands: tx, handle: Some(handle) }, input))
 }
 
-fn run(
-    mut source: Source,
-    mut analysis: rtrb::Producer<f32>,
+/// The recorder thread's ends of its rings and channels.
+struct Ends {
+    analysis: rtrb::Producer<f32>,
+    skips: Sender<Skip>,
     status: Arc<RecorderStatus>,
     commands: Receiver<RecorderCommand>,
     updates: Sender<Update>,
-    options: RecorderOptions,
-) {
+}
+
+fn run(mut source: Source, ends: Ends, options: RecorderOptions) {
+    let Ends { mut analysis, skips, status, commands, updates } = ends;
     let say = |text: String| {
         let _ = updates.send(Update::Message(text));
     };
     let overruns = source.status.clone();
-    let mut session = options.session;
+    // `record` opens its session before the first frame: origin 0.
+    let mut session = options.session.map(|writer| OpenSession { writer, origin: 0, numbers: Vec::new() });
     if session.is_some() {
         status.recording.store(true, Ordering::Release);
     }
     let mut block = vec![0.0f32; BLOCK];
-    let mut read: u64 = 0;
+    // Input frames read, and frames handed to analysis.
+    let (mut read, mut handed): (u64, u64) = (0, 0);
     loop {
         loop {
             match commands.try_recv() {
@@ -171,7 +271,7 @@ fn run(
                     close(&mut session, &status, &updates, &overruns, None);
                     return;
                 }
-                Ok(command) => apply(command, &mut session, &status, &updates, &overruns),
+                Ok(command) => apply(command, &mut session, read, &status, &updates, &overruns),
                 Err(TryRecvError::Empty) => break,
             }
         }
@@ -189,8 +289,8 @@ fn run(
             continue;
         }
         if let Some(s) = session.as_mut() {
-            match s.write(&block[..n]) {
-                Ok(()) => status.recorded_frames.store(s.frames(), Ordering::Relaxed),
+            match s.writer.write(&block[..n]) {
+                Ok(()) => status.recorded_frames.store(s.writer.frames(), Ordering::Relaxed),
                 Err(e) => {
                     say(format!("recording stopped: {e}"));
                     close(&mut session, &status, &updates, &overruns, Some(e.to_string()));
@@ -202,7 +302,9 @@ fn run(
             std::thread::sleep(Duration::from_millis(1));
             sent += push(&mut analysis, &block[sent..n]);
         }
+        handed += sent as u64;
         if sent < n {
+            let _ = skips.send(Skip { at: handed, count: (n - sent) as u64 });
             status.skipped.fetch_add((n - sent) as u64, Ordering::Relaxed);
         }
     }
@@ -231,7 +333,7 @@ fn run(
                 return;
             }
             Ok(RecorderCommand::Start { .. }) => say("the input has ended: nothing to record".into()),
-            Ok(command) => apply(command, &mut session, &status, &updates, &overruns),
+            Ok(command) => apply(command, &mut session, read, &status, &updates, &overruns),
             Err(RecvTimeoutError::Timeout) => {}
         }
     }
@@ -256,7 +358,8 @@ fn push(ring: &mut rtrb::Producer<f32>, samples: &[f32]) -> usize {
 
 fn apply(
     command: RecorderCommand,
-    session: &mut Option<SessionWriter>,
+    session: &mut Option<OpenSession>,
+    read: u64,
     status: &RecorderStatus,
     updates: &Sender<Update>,
     source: &SourceStatus,
@@ -280,7 +383,8 @@ fn apply(
                     status.recorded_frames.store(0, Ordering::Relaxed);
                     status.overruns_at_start.store(source.overruns(), Ordering::Relaxed);
                     status.recording.store(true, Ordering::Release);
-                    *session = Some(writer);
+                    // The next frame read is the session's first.
+                    *session = Some(OpenSession { writer, origin: read, numbers: Vec::new() });
                 }
                 Err(e) => say(format!("cannot record: {e}")),
             }
@@ -288,40 +392,77 @@ fn apply(
         RecorderCommand::Stop => close(session, status, updates, source, None),
         RecorderCommand::MarkLocation(location) => {
             if let Some(s) = session.as_mut() {
-                if let Err(e) = s.mark_location(&location) {
+                if let Err(e) = s.writer.mark_location(&location) {
                     say(format!("location not saved: {e}"));
                 }
             }
         }
-        RecorderCommand::AddCycle { start_s, end_s } => {
-            if let Some(s) = session.as_mut() {
-                if let Err(e) = s.add_cycle(start_s, end_s) {
-                    say(format!("annotation not saved: {e}"));
+        RecorderCommand::AddCycle { number, start, end } => {
+            let Some(s) = session.as_mut() else { return };
+            // Only whole cycles inside the audio: one that began before the
+            // session is left out (so is a label waiting for it).
+            let (Some(start_s), Some(end_s)) = (s.seconds(start), s.seconds(end)) else {
+                if let Some(outcome) = s.seconds(end).and_then(|end_s| s.writer.cycle_left_out(end_s)) {
+                    report_label(outcome, s, updates);
                 }
+                return;
+            };
+            if end - s.origin > s.writer.frames() {
+                return;
+            }
+            s.numbers.push((start_s, number));
+            match s.writer.add_cycle(start_s, end_s) {
+                Ok(Some(outcome)) => report_label(outcome, s, updates),
+                Ok(None) => {}
+                Err(e) => say(format!("annotation not saved: {e}")),
             }
         }
-        RecorderCommand::Label { at_s, label } => match session.as_mut() {
-            Some(s) => match s.label_cycle(at_s, label) {
-                Ok(Some(c)) => {
-                    let _ = updates.send(Update::Labelled { start_s: c.start_s, end_s: c.end_s, label });
-                }
-                Ok(None) => say("no cycle to label yet".into()),
-                Err(e) => say(format!("label not saved: {e}")),
+        RecorderCommand::Label { at, label } => match session.as_mut() {
+            Some(s) => match s.seconds(at) {
+                Some(at_s) => match s.writer.label_at(at_s, label) {
+                    Ok(outcome) => report_label(outcome, s, updates),
+                    Err(e) => say(format!("label not saved: {e}")),
+                },
+                None => say("label not saved: that cycle began before the recording".into()),
             },
             None => say("labels are saved with a recording: press r first".into()),
         },
+        RecorderCommand::ChainChanged { at, change, chain } => {
+            let Some(s) = session.as_mut() else { return };
+            let at_s = s.seconds(at).unwrap_or(0.0);
+            if let Err(e) = s.writer.chain_changed(at_s, &change, &chain) {
+                say(format!("chain change not saved: {e}"));
+            }
+        }
         RecorderCommand::Quit => {}
     }
 }
 
+fn report_label(outcome: LabelOutcome, session: &OpenSession, updates: &Sender<Update>) {
+    let update = match outcome {
+        LabelOutcome::Labelled(c) => Update::Labelled {
+            number: session.number(c.start_s),
+            start_s: c.start_s,
+            end_s: c.end_s,
+            label: CycleClass::from_flags(c.crackles, c.wheezes),
+        },
+        LabelOutcome::Pending => Update::Message("label waits for the end of the cycle being heard".into()),
+        LabelOutcome::Lost => Update::Message("label not saved: that cycle began before the recording".into()),
+    };
+    let _ = updates.send(update);
+}
+
 fn close(
-    session: &mut Option<SessionWriter>,
+    session: &mut Option<OpenSession>,
     status: &RecorderStatus,
     updates: &Sender<Update>,
     source: &SourceStatus,
     interrupted: Option<String>,
 ) {
-    let Some(mut s) = session.take() else { return };
+    let Some(OpenSession { writer: mut s, .. }) = session.take() else { return };
+    if s.pending_label().is_some() {
+        let _ = updates.send(Update::Message("label not saved: its cycle had not ended when the recording stopped".into()));
+    }
     s.set_overruns(source.overruns() - status.overruns_at_start.load(Ordering::Relaxed));
     status.recording.store(false, Ordering::Release);
     let seconds = s.seconds();

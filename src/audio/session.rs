@@ -77,6 +77,28 @@ pub struct CycleLabel {
     pub label: CycleClass,
 }
 
+/// What became of a label.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LabelOutcome {
+    /// The cycle was labelled (its times are seconds into `audio.wav`).
+    Labelled(AnnotatedCycle),
+    /// The cycle has not ended yet; the label waits for it.
+    Pending,
+    /// The cycle is not in the session (it began before the recording).
+    Lost,
+}
+
+/// The chain after a live edit during the session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChainChange {
+    /// Seconds into `audio.wav`.
+    pub at_s: f64,
+    /// What was changed, e.g. `bandpass: high_hz = 1800 Hz`.
+    pub change: String,
+    /// The whole chain as it ran from then on, as a chain file.
+    pub chain: String,
+}
+
 /// The ICBHI cycle classes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -95,6 +117,16 @@ impl CycleClass {
             CycleClass::Crackle => (1, 0),
             CycleClass::Wheeze => (0, 1),
             CycleClass::Both => (1, 1),
+        }
+    }
+
+    /// The class the annotation file's flags stand for.
+    pub fn from_flags(crackles: u8, wheezes: u8) -> CycleClass {
+        match (crackles != 0, wheezes != 0) {
+            (false, false) => CycleClass::Normal,
+            (true, false) => CycleClass::Crackle,
+            (false, true) => CycleClass::Wheeze,
+            (true, true) => CycleClass::Both,
         }
     }
 }
@@ -130,6 +162,9 @@ pub struct SessionMeta {
     pub locations: Vec<LocationMark>,
     #[serde(default)]
     pub labels: Vec<CycleLabel>,
+    /// Live edits of the chain while recording, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain_changes: Vec<ChainChange>,
 }
 
 impl SessionMeta {
@@ -150,6 +185,7 @@ impl SessionMeta {
             note: None,
             locations: Vec::new(),
             labels: Vec::new(),
+            chain_changes: Vec::new(),
         }
     }
 
@@ -178,6 +214,8 @@ pub struct SessionWriter {
     /// The same file as `wav` writes, for `sync_data`.
     wav_file: File,
     cycles: Vec<AnnotatedCycle>,
+    /// A label waiting for the cycle at this time to end.
+    pending: Option<(f64, CycleClass)>,
     last_sync: Instant,
     _lock: File,
 }
@@ -205,7 +243,7 @@ impl SessionWriter {
         let wav = hound::WavWriter::new(BufWriter::with_capacity(1 << 16, writer_file), spec)
             .map_err(|source| SessionError::Wav { path: audio_path.clone(), source })?;
         let mut writer =
-            Self { dir, meta, wav, wav_file, cycles: Vec::new(), last_sync: Instant::now(), _lock: lock };
+            Self { dir, meta, wav, wav_file, cycles: Vec::new(), pending: None, last_sync: Instant::now(), _lock: lock };
         writer.write_annotations()?;
         writer.write_meta()?;
         writer.sync_audio()?;
@@ -244,24 +282,72 @@ impl SessionWriter {
         Ok(())
     }
 
-    /// Records a cycle found by the segmenter (unlabelled: 0 0).
-    pub fn add_cycle(&mut self, start_s: f64, end_s: f64) -> Result<(), SessionError> {
+    /// Records a cycle found by the segmenter (unlabelled: 0 0), in seconds
+    /// into `audio.wav`. Returns what became of a pending label (see
+    /// [`SessionWriter::label_at`]) that this cycle settles.
+    pub fn add_cycle(&mut self, start_s: f64, end_s: f64) -> Result<Option<LabelOutcome>, SessionError> {
         self.cycles.push(AnnotatedCycle { start_s, end_s, crackles: 0, wheezes: 0 });
-        self.write_annotations()
+        let settled = match self.pending {
+            Some((at_s, label)) if at_s < end_s => {
+                self.pending = None;
+                if at_s >= start_s {
+                    return self.apply_label(self.cycles.len() - 1, label).map(|c| Some(LabelOutcome::Labelled(c)));
+                }
+                Some(LabelOutcome::Lost)
+            }
+            _ => None,
+        };
+        self.write_annotations()?;
+        Ok(settled)
     }
 
-    /// Labels the cycle that contains `at_s` (or the latest one before it).
-    /// Returns the cycle labelled, if there was one.
-    pub fn label_cycle(&mut self, at_s: f64, label: CycleClass) -> Result<Option<AnnotatedCycle>, SessionError> {
-        let Some(cycle) = self.cycles.iter_mut().rev().find(|c| c.start_s <= at_s) else {
-            return Ok(None);
-        };
+    /// Labels the cycle heard at `at_s` (seconds into `audio.wav`). A cycle
+    /// is written only once the segmenter has found its end, so the one
+    /// being heard is usually still open: the label then waits for it and
+    /// [`SessionWriter::add_cycle`] applies it. A cycle not in the session
+    /// (it began before the recording did) cannot take a label: `Lost`.
+    pub fn label_at(&mut self, at_s: f64, label: CycleClass) -> Result<LabelOutcome, SessionError> {
+        if let Some(i) = self.cycles.iter().rposition(|c| c.start_s <= at_s && at_s < c.end_s) {
+            return self.apply_label(i, label).map(LabelOutcome::Labelled);
+        }
+        if self.cycles.last().is_some_and(|c| at_s < c.start_s) {
+            return Ok(LabelOutcome::Lost);
+        }
+        self.pending = Some((at_s, label));
+        Ok(LabelOutcome::Pending)
+    }
+
+    /// A cycle that ends at `end_s` was found but left out (it began before
+    /// the recording): a label waiting for it is lost.
+    pub fn cycle_left_out(&mut self, end_s: f64) -> Option<LabelOutcome> {
+        let (at_s, _) = self.pending?;
+        (at_s < end_s).then(|| {
+            self.pending = None;
+            LabelOutcome::Lost
+        })
+    }
+
+    /// A label still waiting for its cycle to end.
+    pub fn pending_label(&self) -> Option<(f64, CycleClass)> {
+        self.pending
+    }
+
+    fn apply_label(&mut self, index: usize, label: CycleClass) -> Result<AnnotatedCycle, SessionError> {
+        let cycle = &mut self.cycles[index];
         (cycle.crackles, cycle.wheezes) = label.flags();
         let labelled = *cycle;
+        self.meta.labels.retain(|l| l.start_s != labelled.start_s);
         self.meta.labels.push(CycleLabel { start_s: labelled.start_s, end_s: labelled.end_s, label });
         self.write_annotations()?;
         self.write_meta()?;
-        Ok(Some(labelled))
+        Ok(labelled)
+    }
+
+    /// Records the chain as it is after a live edit, at `at_s` seconds into
+    /// `audio.wav`.
+    pub fn chain_changed(&mut self, at_s: f64, change: &str, chain: &str) -> Result<(), SessionError> {
+        self.meta.chain_changes.push(ChainChange { at_s, change: change.to_string(), chain: chain.to_string() });
+        self.write_meta()
     }
 
     /// Marks the chest location from now on.
@@ -532,7 +618,7 @@ mod tests {
         writer.write(&samples).unwrap();
         writer.add_cycle(0.25, 1.5).unwrap();
         writer.add_cycle(1.5, 2.25).unwrap();
-        let labelled = writer.label_cycle(1.0, CycleClass::Wheeze).unwrap().unwrap();
+        let LabelOutcome::Labelled(labelled) = writer.label_at(1.0, CycleClass::Wheeze).unwrap() else { panic!("not labelled") };
         assert_eq!((labelled.start_s, labelled.wheezes), (0.25, 1));
         let dir = writer.finish(None).unwrap();
 
@@ -555,6 +641,32 @@ mod tests {
         assert!(meta.chain.unwrap().contains("bandpass"));
         // A finished session is not "recovered".
         assert!(recover_unfinished(&parent).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_label_waits_for_the_cycle_being_heard_and_never_lands_on_another() {
+        let root = tempfile::tempdir().unwrap();
+        let mut writer = SessionWriter::create(root.path(), SessionMeta::new("d", "live", 4000)).unwrap();
+        // Heard at 0.5 s, before any cycle has ended: the label waits.
+        assert_eq!(writer.label_at(0.5, CycleClass::Crackle).unwrap(), LabelOutcome::Pending);
+        let settled = writer.add_cycle(0.2, 1.8).unwrap();
+        let Some(LabelOutcome::Labelled(c)) = settled else { panic!("{settled:?}") };
+        assert_eq!((c.start_s, c.end_s, c.crackles, c.wheezes), (0.2, 1.8, 1, 0));
+        // Heard at 2.0 s; the next cycle to end is 1.8-3.0: that one.
+        assert_eq!(writer.label_at(2.0, CycleClass::Wheeze).unwrap(), LabelOutcome::Pending);
+        assert!(matches!(writer.add_cycle(1.8, 3.0).unwrap(), Some(LabelOutcome::Labelled(c)) if c.wheezes == 1));
+        // A cycle that ends before the time heard leaves the label waiting.
+        writer.label_at(3.6, CycleClass::Both).unwrap();
+        assert_eq!(writer.add_cycle(3.0, 3.5).unwrap(), None);
+        assert_eq!(writer.pending_label(), Some((3.6, CycleClass::Both)));
+        // Heard in a stretch no written cycle covers: lost, not moved.
+        assert_eq!(writer.add_cycle(3.7, 5.0).unwrap(), Some(LabelOutcome::Lost));
+        assert_eq!(writer.label_at(0.1, CycleClass::Normal).unwrap(), LabelOutcome::Lost);
+        let dir = writer.finish(None).unwrap();
+        let text = fs::read_to_string(dir.join(ANNOTATIONS_FILE)).unwrap();
+        assert_eq!(text, "0.200\t1.800\t1\t0\n1.800\t3.000\t0\t1\n3.000\t3.500\t0\t0\n3.700\t5.000\t0\t0\n");
+        let labels = SessionMeta::load(&dir).unwrap().labels;
+        assert_eq!(labels.iter().map(|l| (l.start_s, l.label)).collect::<Vec<_>>(), [(0.2, CycleClass::Crackle), (1.8, CycleClass::Wheeze)]);
     }
 
     #[test]

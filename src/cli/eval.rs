@@ -119,7 +119,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let scoring = if per_patient { ", each recording scored with its patient's mean" } else { "" };
     let name = if args.model.len() == 1 { card.name.clone() } else { format!("{}-pooled-{}", card.name, args.model.len()) };
     let what = if args.model.len() == 1 { card.name.clone() } else { format!("{} models pooled, each on its own held-out patients ({})", args.model.len(), args.model.join(", ")) };
-    println!("{what} on {} ({}, --split {}{scoring}):\n{}", args.data.display(), corpus.name, args.split, report.to_text());
+    outln!("{what} on {} ({}, --split {}{scoring}):\n{}", args.data.display(), corpus.name, args.split, report.to_text());
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
@@ -133,7 +133,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     auscult::plots::confusion_svg(&report, &title, &confusion)?;
     let roc = args.plots.join(format!("{name}-roc.svg"));
     auscult::plots::roc_svg(&report, &truth, &probs, &title, &roc)?;
-    println!("figures: {}, {}", confusion.display(), roc.display());
+    outln!("figures: {}, {}", confusion.display(), roc.display());
     Ok(ExitCode::SUCCESS)
 }
 

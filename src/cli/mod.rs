@@ -1,5 +1,15 @@
 //! Subcommand implementations, at the binary's edge (anyhow errors).
 
+/// `println!` that returns an error instead of panicking when stdout is
+/// gone (`auscult plugins list | head -1`): `main` ends quietly on a broken
+/// pipe. For functions that return `anyhow::Result`.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 pub mod analyze;
 mod corpus;
 pub mod devices;

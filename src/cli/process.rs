@@ -54,25 +54,48 @@ pub fn run(args: &ProcessArgs) -> anyhow::Result<ExitCode> {
         write_events(path, &events, rate, &chain)?;
     }
     if args.stats {
-        eprintln!("chain latency: {} samples", chain.latency());
-        for slot in chain.slots() {
-            let st = slot.stats();
-            eprintln!(
-                "  {:<14} latency {:>6}  cpu {:>9.3} ms  {:.5}x real time{}",
-                slot.name,
-                slot.latency(),
-                st.total_ns as f64 / 1e6,
-                st.real_time_factor(rate),
-                if slot.bypassed() { "  (bypassed)" } else { "" }
-            );
-        }
+        print_stats(&chain, rate);
     }
+    // A fault bypasses the plugin (or restarts it), so the output exists,
+    // but it is not what the chain asked for: exit 1, as `plugins check`.
+    let mut faulted = 0;
     for slot in chain.slots() {
         if let Some(fault) = slot.fault() {
-            eprintln!("auscult: warning: plugin \"{}\" was bypassed after a fault: {fault}", slot.name);
+            eprintln!("auscult: plugin \"{}\" was bypassed after a fault: {fault}", slot.name);
+            faulted += 1;
+        } else if slot.stats().restarts > 0 {
+            eprintln!("auscult: plugin \"{}\" faulted and was restarted {} times", slot.name, slot.stats().restarts);
+            faulted += 1;
         }
     }
+    if faulted > 0 {
+        eprintln!(
+            "auscult: {faulted} of {} plugins faulted; {} was written without their full processing",
+            chain.len(),
+            args.output.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--stats`: each plugin's latency and CPU time, in columns as wide as the
+/// longest name.
+fn print_stats(chain: &auscult::host::Chain, rate: f64) {
+    eprintln!("chain latency: {} samples", chain.latency());
+    let width = chain.slots().iter().map(|s| s.name.chars().count()).max().unwrap_or(0).max("PLUGIN".len());
+    eprintln!("  {:<width$}  {:>8}  {:>12}  {:>11}", "PLUGIN", "LATENCY", "CPU ms", "REAL TIME");
+    for slot in chain.slots() {
+        let st = slot.stats();
+        eprintln!(
+            "  {:<width$}  {:>8}  {:>12.3}  {:>10.5}x{}",
+            slot.name,
+            slot.latency(),
+            st.total_ns as f64 / 1e6,
+            st.real_time_factor(rate),
+            if slot.bypassed() { "  (bypassed)" } else { "" }
+        );
+    }
 }
 
 /// Room for every event a block could add (each plugin's event buffer full).

@@ -87,7 +87,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     if let Some(location) = &args.location {
         session.mark_location(location)?;
     }
-    println!("recording {} ({}) to {}", source.info.name, source.info.format, session.dir().display());
+    outln!("recording {} ({}) to {}", source.info.name, source.info.format, session.dir().display());
     let session_dir = session.dir().to_path_buf();
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -113,6 +113,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     let mut output = vec![0.0f32; BLOCK];
     let mut events: Vec<ChainEvent> = Vec::new();
     let mut cycles = CycleTracker::default();
+    let mut found = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let n = input.read(&mut block);
         if n == 0 {
@@ -127,8 +128,9 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
             events.reserve(chain.len() * auscult::host::chain::EVENTS_PER_BLOCK);
             chain.process(&block[..n], &mut output[..n], &mut events);
             for (start, end) in events.iter().filter_map(|e| cycles.push(e)) {
-                let r = f64::from(rate);
-                let _ = recorder.commands.send(RecorderCommand::AddCycle { start_s: start as f64 / r, end_s: end as f64 / r });
+                found += 1;
+                let (start, end) = (input.input_frame(start), input.input_frame(end));
+                let _ = recorder.commands.send(RecorderCommand::AddCycle { number: found, start, end });
             }
         }
     }
@@ -149,7 +151,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         );
     };
     let frames = input.recorder.recorded_frames();
-    println!("saved {} ({frames} frames, {seconds:.2} s, {} overruns)", dir.display(), input.source.overruns());
+    outln!("saved {} ({frames} frames, {seconds:.2} s, {} overruns)", dir.display(), input.source.overruns());
     if input.recorder.skipped() > 0 {
         eprintln!(
             "auscult: warning: the chain fell behind the device; {:.1} s were recorded but not annotated",

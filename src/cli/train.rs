@@ -380,7 +380,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let probs = if task.per_patient { patient_means(&probs, &corpus, &split.test) } else { probs };
     let report = (!truth.is_empty()).then(|| scored(&corpus, &split.test, &truth, &probs, task.icbhi));
     if let Some(r) = &report {
-        println!("held-out patients ({}):\n{}", spec.describe(), r.to_text());
+        outln!("held-out patients ({}):\n{}", spec.describe(), r.to_text());
     }
 
     let (trained, weights, sha256) = &members[0];
@@ -429,7 +429,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let card_path = args.out.join("card.toml");
     card.save(&card_path)?;
     let ensemble = if args.runs > 1 { format!(" in each of {} networks", args.runs) } else { String::new() };
-    println!("saved {} ({} parameters{ensemble}, {weight_bytes} bytes of weights)", card_path.display(), card.parameters);
+    outln!("saved {} ({} parameters{ensemble}, {weight_bytes} bytes of weights)", card_path.display(), card.parameters);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -70,7 +70,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<()> {
         notices.push(why);
     }
     let rate = source.info.sample_rate;
-    let (chain, chain_file, chain_text) = build_chain(args, mode, rate, &mut notices);
+    let (chain, chain_file, chain_text) = build_chain(args, mode, rate, &mut notices)?;
     let live = match args.model.as_deref() {
         Some("none") => None,
         Some(name) => Some(live_model(&auscult::model::card::find(name)?, rate)?),
@@ -106,12 +106,35 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<()> {
     app.notice = (!notices.is_empty()).then(|| notices.join("; "));
     let (command_tx, command_rx) = crossbeam_channel::unbounded::<Command>();
     let (update_tx, update_rx) = crossbeam_channel::unbounded::<Update>();
+    let fatal_tx = update_tx.clone();
     let worker = std::thread::Builder::new()
         .name("auscult-analysis".into())
-        .spawn(move || analysis::run(source, chain, live, config, command_rx, update_tx))
+        .spawn(move || {
+            // A panic here unwinds through the recorder's handle, which
+            // closes an open session; the UI is told, and exits non-zero.
+            let run = std::panic::AssertUnwindSafe(|| analysis::run(source, chain, live, config, command_rx, update_tx));
+            if let Err(panic) = std::panic::catch_unwind(run) {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                let _ = fatal_tx.send(Update::Fatal(format!("the analysis thread stopped: {what}")));
+            }
+        })
         .context("starting the analysis thread")?;
 
     let mut terminal = ratatui::try_init().context("opening the terminal")?;
+    // ratatui's hook restores the terminal on any panic. The analysis
+    // thread's is caught and shown by the UI, which then restores the
+    // terminal itself: that one must neither restore early nor print over
+    // the screen.
+    let restoring_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() != Some("auscult-analysis") {
+            restoring_hook(info);
+        }
+    }));
     let result = event_loop(&mut terminal, &mut app, &command_tx, &update_rx);
     ratatui::restore();
     let _ = command_tx.send(Command::Quit);
@@ -121,9 +144,12 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<()> {
         app.apply(update);
     }
     if let Some(dir) = &app.last_saved {
-        println!("session saved in {}", dir.display());
+        outln!("session saved in {}", dir.display());
     }
-    result
+    match &app.fatal {
+        Some(fatal) => anyhow::bail!("{fatal}"),
+        None => result,
+    }
 }
 
 /// The shipped model a mode runs when no --model is given: only one that
@@ -202,33 +228,39 @@ fn open_source(args: &TuiArgs) -> anyhow::Result<(Source, Option<String>)> {
     }
 }
 
-/// The chain to run; on failure an empty chain and a notice, so that the
-/// recording still works.
-fn build_chain(args: &TuiArgs, mode: Mode, rate: u32, notices: &mut Vec<String>) -> (Chain, Option<String>, Option<String>) {
+/// The chain to run. A chain file the user named that does not load is
+/// refused here, before the terminal is taken over, with its file:line:col
+/// (exit 2, as the headless commands do). The built-in chain failing (its
+/// plugins not built) gives an empty chain and a notice instead, so that
+/// the recording still works.
+fn build_chain(
+    args: &TuiArgs,
+    mode: Mode,
+    rate: u32,
+    notices: &mut Vec<String>,
+) -> anyhow::Result<(Chain, Option<String>, Option<String>)> {
     let r = f64::from(rate);
-    let config = match &args.chain {
-        Some(path) => ChainConfig::load(path),
+    let build = |c: ChainConfig| {
+        let chain = c.build(&SearchPath::standard(&c.plugin_dirs()), r, 4096)?;
+        Ok::<_, auscult::host::ConfigError>((chain, c))
+    };
+    let (chain, config) = match &args.chain {
+        Some(path) => ChainConfig::load(path).and_then(build)?,
         None => {
             let (name, text) = match mode {
                 Mode::Heart => ("heart.toml", HEART),
                 Mode::Lung if rate <= 4000 => ("lung-4k.toml", LUNG_4K),
                 Mode::Lung => ("lung.toml", LUNG),
             };
-            ChainConfig::parse(&Path::new("plugins/chains").join(name), text.to_string())
+            match ChainConfig::parse(&Path::new("plugins/chains").join(name), text.to_string()).and_then(build) {
+                Ok(built) => built,
+                Err(e) => {
+                    notices.push(format!("chain not loaded ({e}); showing the raw input"));
+                    return Ok((Chain::new(r, 4096), None, None));
+                }
+            }
         }
     };
-    let built = config.and_then(|c| {
-        let chain = c.build(&SearchPath::standard(&c.plugin_dirs()), r, 4096)?;
-        Ok((chain, c))
-    });
-    match built {
-        Ok((chain, config)) => {
-            let file = config.path().display().to_string();
-            (chain, Some(file), Some(config.text().to_string()))
-        }
-        Err(e) => {
-            notices.push(format!("chain not loaded ({e}); showing the raw input"));
-            (Chain::new(r, 4096), None, None)
-        }
-    }
+    let file = config.path().display().to_string();
+    Ok((chain, Some(file), Some(config.text().to_string())))
 }

@@ -292,6 +292,34 @@ impl Chain {
         }
     }
 
+    /// The chain as it runs now, as a chain file: order, bypass, and every
+    /// parameter the host has set (a session records this after each live
+    /// edit). Loading it builds the same chain.
+    pub fn to_chain_file(&self) -> String {
+        let mut entries = Vec::with_capacity(self.slots.len());
+        for slot in &self.slots {
+            let mut entry = toml::Table::new();
+            entry.insert("plugin".into(), slot.name.clone().into());
+            let mut params = toml::Table::new();
+            for &(id, value) in &slot.params {
+                if let Some(info) = slot.info().params.iter().find(|p| p.id == id) {
+                    params.insert(info.name.clone(), value.into());
+                }
+            }
+            if !params.is_empty() {
+                entry.insert("params".into(), params.into());
+            }
+            entry.insert("bypass".into(), slot.bypass.into());
+            if let Some(restart) = slot.restart {
+                entry.insert("restart_after_s".into(), (restart.after as f64 / self.sample_rate).into());
+            }
+            entries.push(toml::Value::Table(entry));
+        }
+        let mut file = toml::Table::new();
+        file.insert("chain".into(), entries.into());
+        toml::to_string(&file).unwrap_or_default()
+    }
+
     pub fn sample_rate(&self) -> f64 {
         self.sample_rate
     }
@@ -347,6 +375,38 @@ impl Chain {
             }
             None => Err(no_slot(slot)),
         }
+    }
+
+    /// Sets a parameter, or, when the plugin refuses `value`, the nearest
+    /// value toward it that the plugin accepts (a limit that depends on
+    /// the rate or on another parameter, such as a high edge below
+    /// Nyquist). Returns the value now set and the refusal, when there was
+    /// one; an error only when no value toward `value` is accepted.
+    pub fn set_param_toward(&mut self, slot: usize, id: u32, value: f64) -> Result<(f64, Option<CallError>), CallError> {
+        let refusal = match self.set_param(slot, id, value) {
+            Ok(()) => return Ok((value, None)),
+            Err(e) => e,
+        };
+        let Ok(from) = self.get_param(slot, id) else { return Err(refusal) };
+        // Bisection between the value in force (accepted) and the one asked
+        // for (refused); a refused call changes nothing in the plugin.
+        let (mut good, mut bad) = (from, value);
+        for _ in 0..40 {
+            let mid = 0.5 * (good + bad);
+            if mid == good || mid == bad {
+                break;
+            }
+            if self.set_param(slot, id, mid).is_ok() {
+                good = mid;
+            } else {
+                bad = mid;
+            }
+        }
+        if good == from {
+            return Err(refusal);
+        }
+        self.set_param(slot, id, good)?;
+        Ok((good, Some(refusal)))
     }
 
     pub fn get_param(&mut self, slot: usize, id: u32) -> Result<f64, CallError> {

@@ -174,9 +174,9 @@ impl PluginInstance {
     pub fn latency(&self) -> u32 {
         match &self.backend {
             Backend::Native { handle, library } => unsafe { (library.fns.latency)(*handle) },
-            // LADSPA has no latency call (some plugins report it on a
-            // control output named "latency"; none of the filters do).
-            Backend::Ladspa(_) => 0,
+            // LADSPA has no latency call: by convention a plugin reports it
+            // on a control output named "latency" (tap_limiter: 50).
+            Backend::Ladspa(instance) => instance.latency(),
         }
     }
 }

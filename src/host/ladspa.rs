@@ -110,6 +110,26 @@ impl Port {
         (lo, hi)
     }
 
+    /// Whether the bounds are in units of the sample rate.
+    pub fn rate_relative(&self) -> bool {
+        self.hint & HINT_SAMPLE_RATE != 0
+    }
+
+    /// `[20, 20000], default 440, log`, with "unbounded" for a side the
+    /// plugin leaves open, and the rate for a rate-relative range.
+    pub fn range_text(&self, rate: f64) -> String {
+        let (lo, hi) = self.bounds(rate);
+        let side = |b: Option<f64>| b.map_or_else(|| "unbounded".to_string(), short);
+        let scale = match self.scale() {
+            ParamScale::Linear => "linear",
+            ParamScale::Log => "log",
+            ParamScale::Integer => "integer",
+            ParamScale::Toggle => "toggle",
+        };
+        let at = if self.rate_relative() { format!(" (rate-relative: at {rate} Hz)") } else { String::new() };
+        format!("[{}, {}], default {}, {scale}{at}", side(lo), side(hi), short(self.default_value(rate)))
+    }
+
     /// The default the LADSPA 1.1 header specifies for the hint, at `rate`.
     pub fn default_value(&self, rate: f64) -> f64 {
         let (lo, hi) = self.bounds(rate);
@@ -162,6 +182,12 @@ pub struct LadspaPlugin {
 
 impl LadspaPlugin {
     /// One audio input and one audio output: usable in the mono chain.
+    /// The control output that reports latency, by the LADSPA convention
+    /// (a port named "latency", any case).
+    pub fn latency_port(&self) -> Option<usize> {
+        self.ports.iter().find(|p| p.kind == PortKind::ControlOut && p.name.trim().eq_ignore_ascii_case("latency")).map(|p| p.index)
+    }
+
     pub fn mono_problem(&self) -> Option<String> {
         let count = |k: PortKind| self.ports.iter().filter(|p| p.kind == k).count();
         let (ins, outs) = (count(PortKind::AudioIn), count(PortKind::AudioOut));
@@ -276,6 +302,19 @@ impl LadspaLibrary {
     }
 }
 
+/// Whether `path` is a LADSPA library (has `ladspa_descriptor`), without
+/// running anything in it beyond its loader.
+pub fn is_ladspa_library(path: &Path) -> bool {
+    if check_permissions(path).is_err() {
+        return false;
+    }
+    // SAFETY: as in `LadspaLibrary::load`: the file passed the permission
+    // checks native plugins pass; loading runs its initialisers.
+    let Ok(lib) = (unsafe { libloading::Library::new(path) }) else { return false };
+    // SAFETY: only the symbol's presence is looked at.
+    unsafe { lib.get::<DescriptorFn>(b"ladspa_descriptor\0") }.is_ok()
+}
+
 /// `LADSPA_PATH`, or its conventional default.
 pub fn search_dirs() -> Vec<PathBuf> {
     match std::env::var_os("LADSPA_PATH") {
@@ -307,20 +346,36 @@ pub fn find(spec: &str) -> Result<LadspaPlugin, String> {
         let plugins = LadspaLibrary::load(Path::new(file)).map_err(|e| e.to_string())?;
         return plugins.into_iter().find(|p| p.label == label).ok_or_else(|| format!("{file} has no LADSPA plugin labelled \"{label}\""));
     }
+    // Every library that has the label: two (ladspa-sdk and cmt both have
+    // `lpf`) are ambiguous, and file order must not pick one silently.
+    let mut found: Vec<LadspaPlugin> = Vec::new();
+    let mut seen: Vec<PathBuf> = Vec::new();
     for dir in search_dirs() {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "so")).collect();
         files.sort();
         for file in files {
+            let real = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+            if seen.contains(&real) {
+                continue;
+            }
+            seen.push(real);
             if let Ok(plugins) = LadspaLibrary::load(&file) {
-                if let Some(p) = plugins.into_iter().find(|p| p.label == spec) {
-                    return Ok(p);
-                }
+                found.extend(plugins.into_iter().filter(|p| p.label == spec));
             }
         }
     }
-    let dirs: Vec<String> = search_dirs().iter().map(|d| d.display().to_string()).collect();
-    Err(format!("no LADSPA plugin labelled \"{spec}\" on LADSPA_PATH ({})", dirs.join(":")))
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => {
+            let dirs: Vec<String> = search_dirs().iter().map(|d| d.display().to_string()).collect();
+            Err(format!("no LADSPA plugin labelled \"{spec}\" on LADSPA_PATH ({})", dirs.join(":")))
+        }
+        _ => {
+            let choices: Vec<String> = found.iter().map(|p| format!("\"ladspa:{}:{spec}\"", p.library.path.display())).collect();
+            Err(format!("LADSPA label \"{spec}\" is in {} libraries; name one: {}", found.len(), choices.join(" or ")))
+        }
+    }
 }
 
 /// A running LADSPA plugin. Control values live in a boxed slice whose
@@ -335,6 +390,8 @@ pub struct LadspaInstance {
     sample_rate: f64,
     pub info: PluginInfo,
     active: bool,
+    /// The "latency" control output, if the plugin has one.
+    latency_port: Option<usize>,
 }
 
 // SAFETY: one instance is used by one thread at a time (`&mut self`).
@@ -380,7 +437,16 @@ impl LadspaInstance {
         // Activated on the first block, once the chain has set the initial
         // control values: plugins may compute coefficients in activate(),
         // and real hosts (applyplugin) activate after setting controls.
-        Ok(LadspaInstance { plugin, handle, controls, descriptor, audio_in, audio_out, sample_rate, info, active: false })
+        let latency_port = plugin.latency_port();
+        Ok(LadspaInstance { plugin, handle, controls, descriptor, audio_in, audio_out, sample_rate, info, active: false, latency_port })
+    }
+
+    /// The latency the plugin reports on its "latency" control output, in
+    /// samples (0 without one, or before its first block sets it).
+    pub fn latency(&self) -> u32 {
+        let Some(port) = self.latency_port else { return 0 };
+        let value = self.controls[port];
+        if value.is_finite() && value > 0.0 { value.round().min(u32::MAX as f32) as u32 } else { 0 }
     }
 
     /// Runs one block (`input.len() == output.len()`).
@@ -452,6 +518,17 @@ impl Drop for LadspaInstance {
             }
         }
     }
+}
+
+/// A value to five significant figures: a range computed from a rate-relative
+/// hint in `f32` reads 0.0441, not 0.0440999998886582.
+fn short(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let decimals = (4 - v.abs().log10().floor() as i32).max(0) as usize;
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_string() } else { text }
 }
 
 #[cfg(test)]

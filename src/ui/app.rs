@@ -9,7 +9,7 @@ use std::time::Instant;
 use auscult_plugin_api::ParamScale;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::analysis::{Command, SlotView, Status, Update};
+use crate::analysis::{Command, Scored, SlotView, Status, Update};
 use crate::audio::session::CycleClass;
 use crate::audio::SourceInfo;
 
@@ -17,6 +17,10 @@ use super::theme::Theme;
 
 /// Seconds of history kept for the spectrogram and envelope.
 const HISTORY_S: f64 = 60.0;
+/// Messages the help overlay lists.
+const MESSAGES_KEPT: usize = 4;
+/// How long a message stays on the message line.
+const MESSAGE_SHOWN: std::time::Duration = std::time::Duration::from_secs(6);
 /// Mel frames and envelope points per second (10 ms hop).
 pub const FRAMES_PER_S: f64 = 100.0;
 
@@ -44,9 +48,21 @@ pub enum Mode {
     Heart,
 }
 
-/// A cycle (or beat) on screen.
+/// What a row of the Predictions panel is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Cycle,
+    Beat,
+    /// A fixed window a model of whole recordings classified.
+    Window,
+}
+
+/// A cycle, beat or window on screen.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CycleView {
+    pub kind: Mark,
+    /// Numbered from the start of the input, one count per kind.
+    pub number: u64,
     pub start_s: f64,
     pub end_s: f64,
     pub label: Option<CycleClass>,
@@ -61,6 +77,16 @@ pub enum Prompt {
     Location(String),
 }
 
+/// The scrolling views' data, on the clock of analysed audio.
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    /// Mel frames (dB), oldest first.
+    pub mel: VecDeque<Vec<f32>>,
+    pub envelope: VecDeque<f32>,
+    /// Seconds of audio analysed (the right edge of the views).
+    pub now_s: f64,
+}
+
 pub struct App {
     pub source: SourceInfo,
     pub notice: Option<String>,
@@ -70,18 +96,16 @@ pub struct App {
     /// The model's classes, in the order of its probabilities.
     pub model_classes: Vec<String>,
     pub out: PathBuf,
-    /// Mel frames (dB), oldest first.
-    pub mel: VecDeque<Vec<f32>>,
+    /// The spectrogram and envelope as they arrive.
+    pub live: Timeline,
+    /// What the views show while paused: the live timeline as it was.
+    pub frozen: Option<Timeline>,
     pub n_mels: usize,
-    pub envelope: VecDeque<f32>,
-    /// Seconds of audio analysed (the right edge of the views).
-    pub now_s: f64,
     pub cycles: VecDeque<CycleView>,
     pub chain: Vec<SlotView>,
     pub selected_slot: usize,
     pub selected_param: usize,
     pub focus: Panel,
-    pub paused: bool,
     pub show_help: bool,
     pub confirm_quit: bool,
     pub prompt: Option<Prompt>,
@@ -90,7 +114,11 @@ pub struct App {
     pub recording_dir: Option<PathBuf>,
     pub last_saved: Option<PathBuf>,
     pub message: Option<(String, Instant)>,
+    /// The last few messages, for the help overlay.
+    pub history: VecDeque<String>,
     pub quit: bool,
+    /// Why the UI had to end, when it did not end by the user's choice.
+    pub fatal: Option<String>,
     /// Set when something on screen changed.
     pub dirty: bool,
 }
@@ -105,16 +133,14 @@ impl App {
             model: None,
             model_classes: Vec::new(),
             out,
-            mel: VecDeque::new(),
+            live: Timeline::default(),
+            frozen: None,
             n_mels,
-            envelope: VecDeque::new(),
-            now_s: 0.0,
             cycles: VecDeque::new(),
             chain: Vec::new(),
             selected_slot: 0,
             selected_param: 0,
             focus: Panel::Spectrogram,
-            paused: false,
             show_help: false,
             confirm_quit: false,
             prompt: None,
@@ -123,9 +149,21 @@ impl App {
             recording_dir: None,
             last_saved: None,
             message: None,
+            history: VecDeque::new(),
             quit: false,
+            fatal: None,
             dirty: true,
         }
+    }
+
+    /// What the spectrogram and envelope show: frozen while paused, so
+    /// that the cycle markers (absolute times) stay where they were.
+    pub fn shown(&self) -> &Timeline {
+        self.frozen.as_ref().unwrap_or(&self.live)
+    }
+
+    pub fn paused(&self) -> bool {
+        self.frozen.is_some()
     }
 
     pub fn recording(&self) -> bool {
@@ -133,8 +171,23 @@ impl App {
     }
 
     pub fn say(&mut self, text: impl Into<String>) {
-        self.message = Some((text.into(), Instant::now()));
+        let text = text.into();
+        self.history.push_back(text.clone());
+        if self.history.len() > MESSAGES_KEPT {
+            self.history.pop_front();
+        }
+        self.message = Some((text, Instant::now()));
         self.dirty = true;
+    }
+
+    /// The message line's text: the latest message for a few seconds, then
+    /// the start-up notice, if any.
+    pub fn current_message(&self) -> Option<String> {
+        self.message
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() < MESSAGE_SHOWN)
+            .map(|(m, _)| m.clone())
+            .or_else(|| self.notice.clone())
     }
 
     /// Applies an update from the analysis thread.
@@ -143,39 +196,40 @@ impl App {
         let keep = (HISTORY_S * FRAMES_PER_S) as usize;
         match update {
             Update::Mel(frames) => {
-                if self.paused || self.n_mels == 0 {
+                if self.n_mels == 0 {
                     return;
                 }
                 for frame in frames.chunks_exact(self.n_mels) {
-                    self.mel.push_back(frame.to_vec());
+                    self.live.mel.push_back(frame.to_vec());
                 }
-                while self.mel.len() > keep {
-                    self.mel.pop_front();
+                while self.live.mel.len() > keep {
+                    self.live.mel.pop_front();
                 }
             }
             Update::Envelope(points) => {
-                if self.paused {
-                    return;
+                let live = &mut self.live;
+                live.now_s += points.len() as f64 / FRAMES_PER_S;
+                live.envelope.extend(points);
+                while live.envelope.len() > keep {
+                    live.envelope.pop_front();
                 }
-                self.now_s += points.len() as f64 / FRAMES_PER_S;
-                self.envelope.extend(points);
-                while self.envelope.len() > keep {
-                    self.envelope.pop_front();
-                }
-                while self.cycles.front().is_some_and(|c| c.end_s < self.now_s - HISTORY_S) {
+                // Rows are kept for the history shown, or the frozen view.
+                let oldest_s = self.frozen.as_ref().map_or(live.now_s, |f| f.now_s) - HISTORY_S;
+                while self.cycles.front().is_some_and(|c| c.end_s < oldest_s) {
                     self.cycles.pop_front();
                 }
             }
-            Update::Cycle { start_s, end_s } => {
-                self.cycles.push_back(CycleView { start_s, end_s, label: None, bpm: None, probabilities: None });
+            Update::Cycle { number, start_s, end_s } => {
+                self.cycles.push_back(CycleView { kind: Mark::Cycle, number, start_s, end_s, label: None, bpm: None, probabilities: None });
             }
-            Update::Beat { s1_s, bpm } => {
-                if let Some(last) = self.cycles.back_mut() {
+            Update::Beat { number, s1_s, bpm } => {
+                if let Some(last) = self.cycles.iter_mut().rev().find(|c| c.kind == Mark::Beat) {
                     if last.end_s <= last.start_s {
                         last.end_s = s1_s;
                     }
                 }
-                self.cycles.push_back(CycleView { start_s: s1_s, end_s: s1_s, label: None, bpm: Some(bpm), probabilities: None });
+                let beat = CycleView { kind: Mark::Beat, number, start_s: s1_s, end_s: s1_s, label: None, bpm: Some(bpm), probabilities: None };
+                self.cycles.push_back(beat);
             }
             Update::Chain(chain) => {
                 self.chain = chain;
@@ -194,19 +248,28 @@ impl App {
                     self.quit = true;
                 }
             }
-            Update::Labelled { start_s, end_s, label } => {
-                if let Some(c) = self.cycles.iter_mut().rev().find(|c| (c.start_s - start_s).abs() < 1e-6) {
+            Update::Labelled { number, start_s, end_s, label } => {
+                if let Some(c) = self.cycles.iter_mut().rev().find(|c| c.kind == Mark::Cycle && c.number == number) {
                     c.label = Some(label);
                 }
-                self.say(format!("cycle {start_s:.1}–{end_s:.1} s labelled {}", label_name(label)));
+                self.say(format!("cycle {number} labelled {} ({start_s:.2}–{end_s:.2} s into the recording)", label_name(label)));
             }
-            Update::Prediction { start_s, end_s, probabilities } => {
-                match self.cycles.iter_mut().rev().find(|c| (c.start_s - start_s).abs() < 1e-6) {
-                    Some(c) => c.probabilities = Some(probabilities),
-                    None => self.cycles.push_back(CycleView { start_s, end_s, label: None, bpm: None, probabilities: Some(probabilities) }),
+            Update::Prediction { scored, start_s, end_s, probabilities } => match scored {
+                Scored::Cycle(number) => {
+                    if let Some(c) = self.cycles.iter_mut().rev().find(|c| c.kind == Mark::Cycle && c.number == number) {
+                        c.probabilities = Some(probabilities);
+                    }
                 }
-            }
+                Scored::Window(number) => {
+                    let window = CycleView { kind: Mark::Window, number, start_s, end_s, label: None, bpm: None, probabilities: Some(probabilities) };
+                    self.cycles.push_back(window);
+                }
+            },
             Update::Message(text) | Update::InputEnded(text) => self.say(text),
+            Update::Fatal(text) => {
+                self.fatal = Some(text);
+                self.quit = true;
+            }
         }
     }
 
@@ -250,12 +313,19 @@ impl App {
                 }
             };
         }
+        // The focused chain panel's keys come first: its `l` (parameter
+        // up, as in vi) would otherwise never reach it.
+        if self.focus == Panel::Chain {
+            if let Some(commands) = self.chain_key(key.code) {
+                return commands;
+            }
+        }
         match key.code {
             KeyCode::Char('?') => self.show_help = true,
             KeyCode::Char('q') | KeyCode::Esc => return self.request_quit(false),
             KeyCode::Char(' ') => {
-                self.paused = !self.paused;
-                self.say(if self.paused { "display paused (recording continues)" } else { "display resumed" });
+                self.frozen = if self.paused() { None } else { Some(self.live.clone()) };
+                self.say(if self.paused() { "display paused (recording continues)" } else { "display resumed" });
             }
             KeyCode::Tab => self.focus = self.focus.next(),
             KeyCode::BackTab => self.focus = self.focus.next().next(),
@@ -279,7 +349,6 @@ impl App {
                 };
                 return vec![Command::Label(label)];
             }
-            _ if self.focus == Panel::Chain => return self.chain_key(key.code),
             _ => {}
         }
         Vec::new()
@@ -299,10 +368,11 @@ impl App {
         Vec::new()
     }
 
-    fn chain_key(&mut self, code: KeyCode) -> Vec<Command> {
+    /// A key of the chain panel: `None` when it is not one of them.
+    fn chain_key(&mut self, code: KeyCode) -> Option<Vec<Command>> {
         let n = self.chain.len();
         if n == 0 {
-            return Vec::new();
+            return None;
         }
         let slot = self.selected_slot.min(n - 1);
         match code {
@@ -317,33 +387,36 @@ impl App {
             KeyCode::Char('b') => {
                 let bypass = !self.chain[slot].bypassed;
                 self.chain[slot].bypassed = bypass;
-                return vec![Command::SetBypass { slot, bypass }];
+                return Some(vec![Command::SetBypass { slot, bypass }]);
             }
             KeyCode::Char('K') | KeyCode::Char('[') if slot > 0 => {
                 self.chain.swap(slot, slot - 1);
                 self.selected_slot = slot - 1;
-                return vec![Command::MoveSlot { from: slot, to: slot - 1 }];
+                return Some(vec![Command::MoveSlot { from: slot, to: slot - 1 }]);
             }
             KeyCode::Char('J') | KeyCode::Char(']') if slot + 1 < n => {
                 self.chain.swap(slot, slot + 1);
                 self.selected_slot = slot + 1;
-                return vec![Command::MoveSlot { from: slot, to: slot + 1 }];
+                return Some(vec![Command::MoveSlot { from: slot, to: slot + 1 }]);
             }
-            KeyCode::Char('c') => return vec![Command::ClearFault { slot }],
+            KeyCode::Char('c') => return Some(vec![Command::ClearFault { slot }]),
             KeyCode::Char('p') => {
                 let count = self.chain[slot].params.len().max(1);
                 self.selected_param = (self.selected_param + 1) % count;
             }
             KeyCode::Left | KeyCode::Right | KeyCode::Char('-') | KeyCode::Char('+') | KeyCode::Char('h') | KeyCode::Char('l') => {
                 let up = matches!(code, KeyCode::Right | KeyCode::Char('+') | KeyCode::Char('l'));
-                let Some(p) = self.chain[slot].params.get_mut(self.selected_param) else { return Vec::new() };
+                let Some(p) = self.chain[slot].params.get_mut(self.selected_param) else { return Some(Vec::new()) };
                 let value = step(p.value, p.min, p.max, p.scale, up);
                 p.value = value;
-                return vec![Command::SetParam { slot, id: p.id, value }];
+                return Some(vec![Command::SetParam { slot, id: p.id, value }]);
             }
-            _ => {}
+            // Keys the panel uses, where they do nothing now (the first
+            // plugin cannot move up), are still the panel's.
+            KeyCode::Char('K' | '[' | 'J' | ']') => {}
+            _ => return None,
         }
-        Vec::new()
+        Some(Vec::new())
     }
 }
 
@@ -373,7 +446,7 @@ pub const KEYS: [(&str, &str); 16] = [
     ("space", "pause/resume the display (recording continues)"),
     ("r", "start recording a session"),
     ("s", "stop recording (saves the session)"),
-    ("l", "set the chest location (type it, Enter)"),
+    ("l", "set the chest location (outside the chain panel)"),
     ("1-4", "label the current cycle: normal, crackles, wheezes, both"),
     ("tab", "next panel (spectrogram, chain, predictions)"),
     ("q / Esc", "quit (asks first while recording)"),
@@ -381,7 +454,7 @@ pub const KEYS: [(&str, &str); 16] = [
     ("chain: b", "bypass / enable the plugin"),
     ("chain: [ ] K J", "move the plugin up / down"),
     ("chain: p", "next parameter"),
-    ("chain: ←→ - +", "change the parameter"),
+    ("chain: ←→ h l - +", "change the parameter (stops at its limit)"),
     ("chain: c", "clear a fault and re-enable the plugin"),
     ("Ctrl-C", "quit now (a recording is saved first)"),
     ("", "no mouse: text selection works over SSH"),
@@ -421,5 +494,39 @@ mod tests {
         assert!((v / 100.0 - 100f64.powf(1.0 / 40.0)).abs() < 1e-12);
         assert_eq!(step(999.0, 10.0, 1000.0, ParamScale::Log, true), 1000.0);
         assert_eq!(step(2.0, 2.0, 8.0, ParamScale::Integer, false), 2.0);
+    }
+
+    #[test]
+    fn the_chain_panel_keeps_its_keys_and_l_steps_a_parameter() {
+        let mut app = app();
+        app.apply(Update::Chain(vec![SlotView {
+            name: "bandpass".into(),
+            bypassed: false,
+            fault: None,
+            latency: 0,
+            load: 0.0,
+            late_blocks: 0,
+            restarts: 0,
+            params: vec![crate::analysis::ParamView {
+                id: 7,
+                name: "gain".into(),
+                unit: String::new(),
+                value: 0.0,
+                min: -10.0,
+                max: 10.0,
+                scale: ParamScale::Linear,
+            }],
+        }]));
+        // Outside the chain panel `l` asks for the chest location.
+        assert!(app.on_key(key(KeyCode::Char('l'))).is_empty());
+        assert!(app.prompt.is_some());
+        app.on_key(key(KeyCode::Esc));
+        app.on_key(key(KeyCode::Tab));
+        assert_eq!(app.focus, Panel::Chain);
+        assert_eq!(app.on_key(key(KeyCode::Char('l'))), vec![Command::SetParam { slot: 0, id: 7, value: 1.0 }]);
+        assert_eq!(app.on_key(key(KeyCode::Char('h'))), vec![Command::SetParam { slot: 0, id: 7, value: 0.0 }]);
+        assert!(app.prompt.is_none());
+        // Global keys still work there.
+        assert!(matches!(app.on_key(key(KeyCode::Char('r')))[..], [Command::StartRecording { .. }]));
     }
 }

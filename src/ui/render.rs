@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
 use ratatui::Frame;
 
-use super::app::{label_name, App, Mode, Panel, Prompt, FRAMES_PER_S, KEYS};
+use super::app::{label_name, App, Mark, Mode, Panel, Prompt, FRAMES_PER_S, KEYS};
 
 /// Below this the full layout does not fit; the spectrogram and status
 /// line are drawn alone.
@@ -21,10 +21,11 @@ const RANGE_DB: f32 = 70.0;
 
 pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();
-    let [main, status] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    let message = message_lines(app, area.width);
+    let [main, message_area, status] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(message.len() as u16), Constraint::Length(1)]).areas(area);
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         spectrogram(frame, main, app, true);
-        status_line(frame, status, app);
     } else {
         let predictions_height = if area.height >= 40 { 10 } else { 7 };
         let [top, bottom] = Layout::vertical([Constraint::Min(10), Constraint::Length(predictions_height)]).areas(main);
@@ -36,8 +37,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
         waveform(frame, wave, app);
         chain(frame, right, app);
         predictions(frame, bottom, app);
-        status_line(frame, status, app);
     }
+    frame.render_widget(Paragraph::new(message), message_area);
+    status_line(frame, status, app);
     if app.show_help {
         help(frame, area, app);
     } else if let Some(Prompt::Location(text)) = &app.prompt {
@@ -65,7 +67,7 @@ fn block<'a>(title: String, app: &App, focused: bool) -> Block<'a> {
 
 fn spectrogram(frame: &mut Frame, area: Rect, app: &App, compact: bool) {
     let mut title = format!(" Spectrogram · mel {} · {} Hz ", app.n_mels, app.source.sample_rate);
-    if app.paused {
+    if app.paused() {
         title.push_str("· PAUSED ");
     }
     if compact {
@@ -90,11 +92,12 @@ impl Widget for SpectrogramCells<'_> {
         if w == 0 || h == 0 || app.n_mels == 0 {
             return;
         }
-        let frames = app.mel.len();
+        let mel = &app.shown().mel;
+        let frames = mel.len();
         let columns = (frames / FRAMES_PER_COLUMN).min(w);
         // Loudest bin in view sets the top of the range.
         let first = frames - columns * FRAMES_PER_COLUMN;
-        let top = app.mel.range(first..).flat_map(|f| f.iter().copied()).fold(f32::MIN, f32::max);
+        let top = mel.range(first..).flat_map(|f| f.iter().copied()).fold(f32::MIN, f32::max);
         if columns == 0 || !top.is_finite() {
             return;
         }
@@ -108,7 +111,7 @@ impl Widget for SpectrogramCells<'_> {
                 let hi = ((h - row) * app.n_mels / h).max(lo + 1);
                 let mut peak = f32::MIN;
                 for f in start..start + FRAMES_PER_COLUMN {
-                    for &v in &app.mel[f][lo..hi] {
+                    for &v in &mel[f][lo..hi] {
                         peak = peak.max(v);
                     }
                 }
@@ -133,10 +136,11 @@ fn waveform(frame: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let per_col = FRAMES_PER_COLUMN;
-    let columns = (app.envelope.len() / per_col).min(w);
-    let first = app.envelope.len() - columns * per_col;
+    let shown = app.shown();
+    let columns = (shown.envelope.len() / per_col).min(w);
+    let first = shown.envelope.len() - columns * per_col;
     let peaks: Vec<f32> = (0..columns)
-        .map(|c| app.envelope.range(first + c * per_col..first + (c + 1) * per_col).fold(0.0f32, |a, &b| a.max(b)))
+        .map(|c| shown.envelope.range(first + c * per_col..first + (c + 1) * per_col).fold(0.0f32, |a, &b| a.max(b)))
         .collect();
     let top = peaks.iter().fold(1e-6f32, |a, &b| a.max(b));
     const EIGHTHS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -156,8 +160,9 @@ fn waveform(frame: &mut Frame, area: Rect, app: &App) {
         }
     }
     // Markers where cycles start (or S1 in heart mode).
-    let view_start_s = app.now_s - (columns * per_col) as f64 / FRAMES_PER_S;
-    for cycle in &app.cycles {
+    let view_start_s = shown.now_s - (columns * per_col) as f64 / FRAMES_PER_S;
+    let marked = if app.mode == Mode::Heart { Mark::Beat } else { Mark::Cycle };
+    for cycle in app.cycles.iter().filter(|c| c.kind == marked) {
         let t = cycle.start_s - view_start_s;
         if t < 0.0 {
             continue;
@@ -264,12 +269,12 @@ fn predictions(frame: &mut Frame, area: Rect, app: &App) {
             let best = crate::metrics::argmax(p);
             format!("   model: {} {:.2}", app.model_classes.get(best).map_or("?", |s| s.as_str()), p[best])
         });
-        let text = match (app.mode, c.bpm) {
-            (Mode::Heart, Some(bpm)) => format!("beat {:>4}  S1 at {:>7.2} s   {bpm:>5.0} bpm{verdict}", i + 1, c.start_s),
-            (Mode::Heart, None) => format!("window {:>13}{verdict}", format!("{:.2}–{:.2} s", c.start_s, c.end_s)),
-            _ => format!(
+        let text = match c.kind {
+            Mark::Beat => format!("beat {:>4}  S1 at {:>7.2} s   {:>5.0} bpm{verdict}", c.number, c.start_s, c.bpm.unwrap_or(f32::NAN)),
+            Mark::Window => format!("window {:>3}  {:>17}{verdict}", c.number, format!("{:.2}–{:.2} s", c.start_s, c.end_s)),
+            Mark::Cycle => format!(
                 "cycle {:>3}  {:>17}  {:>4.1} s   label: {}{verdict}",
-                i + 1,
+                c.number,
                 format!("{:.2}–{:.2} s", c.start_s, c.end_s),
                 c.end_s - c.start_s,
                 c.label.map_or("—", label_name)
@@ -291,62 +296,128 @@ fn bar(p: f32, width: usize) -> String {
     (0..width).map(|i| EIGHTHS[eighths.saturating_sub(i * 8).min(8)]).collect()
 }
 
+/// The message line: the latest message (for a few seconds) or the start-up
+/// notice, wrapped onto a second row when it is longer than the screen is
+/// wide, so that it can be read whole at 80 columns; else a key hint.
+fn message_lines(app: &App, width: u16) -> Vec<Line<'static>> {
+    let theme = &app.theme;
+    let width = usize::from(width.max(1));
+    let Some(text) = app.current_message() else {
+        let hint = "r record · s stop · 1-4 label · l location · tab panels · ? help · q quit";
+        return vec![Line::styled(hint.chars().take(width).collect::<String>(), Style::default().fg(theme.dim))];
+    };
+    let style = Style::default().fg(theme.focus);
+    let mut rows = wrap(&text, width);
+    if rows.len() > 2 {
+        // The rest is in the help overlay (`?`), which lists every notice.
+        rows.truncate(2);
+        let last = &mut rows[1];
+        while last.chars().count() + 9 > width && last.pop().is_some() {}
+        last.push_str(" … (? all)");
+    }
+    rows.into_iter().map(|r| Line::styled(r, style)).collect()
+}
+
+/// Splits `text` into rows of at most `width` characters, at spaces where
+/// it can.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut rows = vec![String::new()];
+    for word in text.split(' ') {
+        let row = rows.last_mut().expect("never empty");
+        let (have, need) = (row.chars().count(), word.chars().count());
+        if have > 0 && have + 1 + need <= width {
+            row.push(' ');
+            row.push_str(word);
+        } else if have == 0 && need <= width {
+            row.push_str(word);
+        } else {
+            let mut chars: Vec<char> = word.chars().collect();
+            if have > 0 {
+                rows.push(String::new());
+            }
+            while chars.len() > width {
+                let rest = chars.split_off(width);
+                rows.last_mut().expect("never empty").extend(chars);
+                rows.push(String::new());
+                chars = rest;
+            }
+            rows.last_mut().expect("never empty").extend(chars);
+        }
+    }
+    rows
+}
+
+/// The status line, laid out by priority: the source's state, the
+/// recording time and overruns are shown at any width; the rest only
+/// where it fits whole.
 fn status_line(frame: &mut Frame, area: Rect, app: &App) {
     let theme = &app.theme;
     let name = std::path::Path::new(&app.source.name)
         .file_name()
         .map_or(app.source.name.clone(), |n| n.to_string_lossy().into_owned());
-    let mut spans = vec![
-        Span::styled(if app.paused { "‖ " } else { "▶ " }, Style::default().fg(theme.accent)),
-        Span::styled(format!("{} {}", app.source.kind.as_str(), name), Style::default().fg(theme.text)),
-        Span::styled(
-            format!(" │ {} Hz │ {:.1} s │ overruns {}", app.source.sample_rate, app.status.seconds, app.status.overruns),
-            Style::default().fg(theme.dim),
-        ),
-    ];
-    if let Some(state) = &app.status.source_state {
-        spans.push(Span::styled(format!(" │ {state}"), Style::default().fg(theme.fault)));
+    // (priority: lower is kept first, span); drawn in this order.
+    let mut fields: Vec<(u8, Span)> = vec![(0, Span::styled(if app.paused() { "‖ " } else { "▶ " }, Style::default().fg(theme.accent)))];
+    if app.recording() {
+        let secs = app.status.recording.unwrap_or(0.0) as u64;
+        let rec = format!("● REC {:02}:{:02} ", secs / 60, secs % 60);
+        fields.push((0, Span::styled(rec, Style::default().fg(theme.recording).add_modifier(Modifier::BOLD))));
     }
+    if let Some(state) = &app.status.source_state {
+        fields.push((1, Span::styled(format!("{state} "), Style::default().fg(theme.fault))));
+    }
+    let overruns_style = if app.status.overruns > 0 { Style::default().fg(theme.fault) } else { Style::default().fg(theme.dim) };
+    fields.push((1, Span::styled(format!("│ overruns {} ", app.status.overruns), overruns_style)));
     if app.status.skipped > 0 {
         // Analysis fell behind; the recording did not.
         let secs = app.status.skipped as f64 / f64::from(app.source.sample_rate.max(1));
-        spans.push(Span::styled(format!(" │ behind: {secs:.1} s unanalysed"), Style::default().fg(theme.fault)));
+        fields.push((2, Span::styled(format!("│ behind: {secs:.1} s unanalysed "), Style::default().fg(theme.fault))));
     }
-    if app.recording() {
-        let secs = app.status.recording.unwrap_or(0.0) as u64;
-        spans.push(Span::styled(
-            format!(" │ ● REC {:02}:{:02}", secs / 60, secs % 60),
-            Style::default().fg(theme.recording).add_modifier(Modifier::BOLD),
-        ));
-    }
+    fields.push((3, Span::styled(format!("│ {} {} ", app.source.kind.as_str(), name), Style::default().fg(theme.text))));
     if let Some(location) = &app.location {
-        spans.push(Span::styled(format!(" │ {location}"), Style::default().fg(theme.text)));
+        fields.push((4, Span::styled(format!("│ {location} "), Style::default().fg(theme.text))));
     }
+    fields.push((5, Span::styled(format!("│ {:.1} s ", app.status.seconds), Style::default().fg(theme.dim))));
     if let Some(model) = &app.model {
-        spans.push(Span::styled(format!(" │ model: {model}"), Style::default().fg(theme.dim)));
+        fields.push((6, Span::styled(format!("│ model: {model} "), Style::default().fg(theme.dim))));
     }
-    let message = app
-        .message
-        .as_ref()
-        .filter(|(_, at)| at.elapsed().as_secs() < 6)
-        .map(|(m, _)| m.clone())
-        .or_else(|| app.notice.clone());
-    if let Some(message) = message {
-        spans.push(Span::styled(format!(" │ {message}"), Style::default().fg(theme.focus)));
-    }
-    // "? help" keeps its place at the right edge however long the rest is.
+    fields.push((7, Span::styled(format!("│ {} Hz ", app.source.sample_rate), Style::default().fg(theme.dim))));
+    // "? help" keeps its place at the right edge.
     let [left, right] = Layout::horizontal([Constraint::Min(1), Constraint::Length(8)]).areas(area);
+    let mut room = usize::from(left.width);
+    let mut order: Vec<usize> = (0..fields.len()).collect();
+    order.sort_by_key(|&i| fields[i].0);
+    let mut keep = vec![false; fields.len()];
+    for i in order {
+        let width = fields[i].1.width();
+        if width <= room {
+            room -= width;
+            keep[i] = true;
+        } else if fields[i].0 == 0 {
+            // Never dropped: cut instead.
+            keep[i] = true;
+            room = 0;
+        }
+    }
+    let spans: Vec<Span> = fields.into_iter().zip(keep).filter_map(|((_, span), k)| k.then_some(span)).collect();
     frame.render_widget(Paragraph::new(Line::from(spans)), left);
     frame.render_widget(Paragraph::new(Span::styled(" ? help ", Style::default().fg(theme.focus))).right_aligned(), right);
 }
 
 fn help(frame: &mut Frame, area: Rect, app: &App) {
-    let lines: Vec<String> = KEYS
-        .iter()
-        .map(|(k, what)| if k.is_empty() { what.to_string() } else { format!("{k:<16} {what}") })
-        .chain(std::iter::once(String::new()))
-        .chain(std::iter::once("any key closes this help".to_string()))
-        .collect();
+    let mut lines: Vec<String> =
+        KEYS.iter().map(|(k, what)| if k.is_empty() { what.to_string() } else { format!("{k:<18} {what}") }).collect();
+    // Notices and recent messages, whole, wrapped to the overlay's width.
+    let width = usize::from(area.width.saturating_sub(4)).max(20);
+    let notes: Vec<&String> = app.notice.iter().chain(app.history.iter()).collect();
+    if !notes.is_empty() {
+        lines.push(String::new());
+        lines.push("Messages:".into());
+        for note in notes {
+            lines.extend(wrap(note, width));
+        }
+    }
+    lines.push(String::new());
+    lines.push("any key closes this help".into());
     popup(frame, area, app, "Keys", &lines);
 }
 
@@ -392,8 +463,8 @@ mod tests {
         let frames: Vec<f32> = (0..1000).flat_map(|t| (0..16).map(move |m| -80.0 + (m * 4 + t % 50) as f32)).collect();
         app.apply(Update::Mel(frames));
         app.apply(Update::Envelope((0..1000).map(|i| (i as f32 * 0.02).sin().abs()).collect()));
-        app.apply(Update::Cycle { start_s: 2.0, end_s: 5.5 });
-        app.apply(Update::Cycle { start_s: 5.5, end_s: 9.0 });
+        app.apply(Update::Cycle { number: 1, start_s: 2.0, end_s: 5.5 });
+        app.apply(Update::Cycle { number: 2, start_s: 5.5, end_s: 9.0 });
         app.apply(Update::Chain(vec![SlotView {
             name: "bandpass".into(),
             bypassed: false,
@@ -476,5 +547,126 @@ mod tests {
         for key in ["space", "tab", "1-4", "chain: b", "q / Esc"] {
             assert!(screen.contains(key), "{key}\n{screen}");
         }
+    }
+
+    #[test]
+    fn cycles_keep_their_input_numbers_when_old_rows_are_dropped() {
+        let mut app = app("default");
+        // 100 s more of input, a cycle every 2.5 s: the first rows age out
+        // of the 60 s history.
+        for k in 0..40u64 {
+            app.apply(Update::Envelope(vec![0.1; 250]));
+            let start = 10.0 + k as f64 * 2.5;
+            app.apply(Update::Cycle { number: 3 + k, start_s: start, end_s: start + 2.5 });
+        }
+        assert!(app.cycles.front().unwrap().number > 3, "old rows were dropped");
+        let screen = text(&render(&app, 80, 24));
+        assert!(screen.contains("cycle  42") && screen.contains("105.00–107.50 s"), "{screen}");
+        for row in screen.lines().filter(|l| l.contains("cycle ")) {
+            let n: u64 = row.split("cycle ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+            let start: f64 = row.split_whitespace().find(|w| w.contains('–')).unwrap().split('–').next().unwrap().parse().unwrap();
+            assert_eq!(start, 10.0 + (n - 3) as f64 * 2.5, "{row}");
+        }
+    }
+
+    #[test]
+    fn heart_mode_numbers_beats_and_windows_apart() {
+        let mut app = app("default");
+        app.mode = Mode::Heart;
+        app.model = Some("heart".into());
+        app.model_classes = vec!["N".into(), "MR".into()];
+        for n in 1..=3 {
+            app.apply(Update::Beat { number: n, s1_s: n as f64, bpm: 60.0 });
+        }
+        app.apply(Update::Prediction { scored: crate::analysis::Scored::Window(1), start_s: 0.0, end_s: 2.5, probabilities: vec![0.9, 0.1] });
+        app.apply(Update::Beat { number: 4, s1_s: 4.0, bpm: 60.0 });
+        let screen = text(&render(&app, 100, 40));
+        for needle in ["beat    3", "beat    4", "window   1", "model: N 0.90"] {
+            assert!(screen.contains(needle), "{needle}\n{screen}");
+        }
+        assert!(!screen.contains("beat    5"), "a window is not a beat\n{screen}");
+    }
+
+    /// Columns of the envelope panel's row `row` that hold a cycle marker:
+    /// the bars inside the panel, whose top border is two rows up.
+    fn markers(buf: &Buffer, row: u16) -> Vec<u16> {
+        let right = (1..buf.area.width).find(|&x| buf[(x, row - 2)].symbol() == "┐").unwrap();
+        (1..right).filter(|&x| buf[(x, row)].symbol() == "│").collect()
+    }
+
+    #[test]
+    fn pausing_freezes_the_view_and_keeps_markers_on_their_sound() {
+        // 200 columns: the whole 15 s fits (0.1 s a column).
+        let (w, h) = (200, 60);
+        let mut app = app("default");
+        let envelope_row = |buf: &Buffer| (0..h).find(|&y| text_row(buf, y).contains("Envelope")).unwrap() + 2;
+        let before = render(&app, w, h);
+        let row = envelope_row(&before);
+        app.on_key(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char(' '), crossterm::event::KeyModifiers::NONE));
+        assert!(app.paused());
+        // Five seconds go by, with a cycle in them.
+        app.apply(Update::Envelope(vec![0.2; 500]));
+        app.apply(Update::Cycle { number: 3, start_s: 12.0, end_s: 14.0 });
+        let paused = render(&app, w, h);
+        assert_eq!(markers(&paused, row), markers(&before, row), "the paused view does not move");
+        app.on_key(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char(' '), crossterm::event::KeyModifiers::NONE));
+        let after = render(&app, w, h);
+        // Now 15 s of input: the 12 s cycle is 3 s (30 columns) from the
+        // right edge, and the earlier ones moved left by the 5 s that passed.
+        let (old, new) = (markers(&before, row), markers(&after, row));
+        assert_eq!(new.len(), old.len() + 1, "{old:?} {new:?}");
+        for (a, b) in old.iter().zip(&new) {
+            assert_eq!(a - b, 50, "{old:?} {new:?}");
+        }
+    }
+
+    fn text_row(buf: &Buffer, y: u16) -> String {
+        (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect()
+    }
+
+    #[test]
+    fn the_status_line_keeps_state_rec_time_and_overruns_at_any_width() {
+        let mut app = app("default");
+        app.notice = Some("no input device (The requested device is unavailable on this box): replaying samples/kauh-EP109-normal.wav".into());
+        app.apply(Update::RecordingStarted("/home/technician/sessions/20261207T101010Z".into()));
+        app.status.recording = Some(75.0);
+        app.status.overruns = 3;
+        app.location = Some("P L M".into());
+        for (w, h) in [(80, 24), (100, 30), (60, 15)] {
+            let buf = render(&app, w, h);
+            let status = text_row(&buf, h - 1);
+            assert!(status.contains("● REC 01:15") && status.contains("overruns 3") && status.contains("? help"), "{w}x{h}: {status}");
+            // Fields are whole or absent, never cut.
+            assert!(!status.contains("│ P L") || status.contains("│ P L M"), "{status}");
+            let screen = text(&buf);
+            let squashed: String = screen.chars().filter(|c| !c.is_whitespace()).collect();
+            assert!(squashed.contains("recordingto/home/technician/sessions/20261207T101010Z"), "{w}x{h}:\n{screen}");
+        }
+        // Once the message has gone, the notice is on the message line whole.
+        app.message = None;
+        let screen = text(&render(&app, 80, 24));
+        let squashed: String = screen.chars().filter(|c| !c.is_whitespace()).collect();
+        assert!(squashed.contains("replayingsamples/kauh-EP109-normal.wav"), "{screen}");
+    }
+
+    #[test]
+    fn help_lists_the_notice_and_recent_messages_whole() {
+        let mut app = app("default");
+        app.notice = Some("model heart not loaded: models/heart/card.toml: expected 4 classes".into());
+        app.say("parameter high_hz stopped at its limit, 2000.0 Hz: high_hz 2277 is at or above the Nyquist frequency");
+        app.show_help = true;
+        let buf = render(&app, 100, 40);
+        // The overlay's text alone, its rows joined: the message line below
+        // holds the latest message too, and must not answer for the overlay.
+        let top = (0..40).find(|&y| text_row(&buf, y).contains("┌ Keys")).unwrap();
+        let left = (0..100).find(|&x| buf[(x, top)].symbol() == "┌" && buf[(x + 2, top)].symbol() == "K").unwrap();
+        let right = (left + 1..100).find(|&x| buf[(x, top)].symbol() == "┐").unwrap();
+        let inside: String = (top + 1..40)
+            .take_while(|&y| buf[(left, y)].symbol() != "└")
+            .flat_map(|y| (left + 1..right).map(move |x| (x, y)))
+            .map(|(x, y)| buf[(x, y)].symbol().to_string())
+            .collect();
+        let squashed: String = inside.chars().filter(|c| !c.is_whitespace()).collect();
+        assert!(squashed.contains("expected4classes") && squashed.contains("abovetheNyquistfrequency"), "{inside}");
     }
 }
