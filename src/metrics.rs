@@ -1,6 +1,7 @@
 //! Classification metrics that stay honest on imbalanced data: balanced
-//! accuracy, per-class precision/recall/F1, one-vs-rest ROC AUC, and the
-//! ICBHI 2017 challenge's specificity, sensitivity and score.
+//! accuracy, per-class precision/recall/F1, one-vs-rest ROC AUC, the
+//! ICBHI 2017 challenge's specificity, sensitivity and score, and the
+//! SPRSound challenges' (BioCAS 2022, 2023) SE, SP, AS, HS and Score.
 
 use serde::Serialize;
 
@@ -26,6 +27,45 @@ pub struct IcbhiScore {
     pub icbhi_score: f64,
 }
 
+/// A SPRSound challenge task's figures. SP: normal examples called normal;
+/// SE: the others given their class, as the task groups the classes
+/// (Task 1-1: any adventitious class; Task 1-2: the exact one).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SprsoundScore {
+    pub task: String,
+    pub sensitivity: f64,
+    pub specificity: f64,
+    /// (SE + SP) / 2.
+    pub average_score: f64,
+    /// 2·SE·SP / (SE + SP).
+    pub harmonic_score: f64,
+    /// (AS + HS) / 2.
+    pub score: f64,
+}
+
+/// The SPRSound figures of a confusion matrix whose class `c` is in group
+/// `groups[c]`; group 0 is normal.
+pub fn sprsound_score(task: &str, confusion: &[Vec<usize>], groups: &[usize]) -> SprsoundScore {
+    let (mut normal, mut normal_hits, mut other, mut other_hits) = (0, 0, 0, 0);
+    for (t, row) in confusion.iter().enumerate() {
+        for (p, &n) in row.iter().enumerate() {
+            let hit = groups[p] == groups[t];
+            if groups[t] == 0 {
+                normal += n;
+                normal_hits += if hit { n } else { 0 };
+            } else {
+                other += n;
+                other_hits += if hit { n } else { 0 };
+            }
+        }
+    }
+    let ratio = |a: usize, b: usize| if b > 0 { a as f64 / b as f64 } else { 0.0 };
+    let (sensitivity, specificity) = (ratio(other_hits, other), ratio(normal_hits, normal));
+    let average_score = (sensitivity + specificity) / 2.0;
+    let harmonic_score = if sensitivity + specificity > 0.0 { 2.0 * sensitivity * specificity / (sensitivity + specificity) } else { 0.0 };
+    SprsoundScore { task: task.into(), sensitivity, specificity, average_score, harmonic_score, score: (average_score + harmonic_score) / 2.0 }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub n: usize,
@@ -37,6 +77,9 @@ pub struct Report {
     pub confusion: Vec<Vec<usize>>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub icbhi: Option<IcbhiScore>,
+    /// The SPRSound challenge tasks, where the data is SPRSound's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sprsound: Vec<SprsoundScore>,
     /// How far the figures could move with other patients (set by the
     /// caller, who knows the patients: see [`patient_bootstrap`]).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,7 +132,17 @@ pub fn report(classes: &[String], truth: &[usize], probs: &[Vec<f32>], icbhi: bo
     let macro_f1 = present.iter().map(|m| m.f1).sum::<f64>() / present.len().max(1) as f64;
     let icbhi = (icbhi && k == 4).then(|| icbhi_score(&confusion));
     let balanced_accuracy = balanced_accuracy(&confusion);
-    Report { n, accuracy: correct as f64 / n.max(1) as f64, balanced_accuracy, macro_f1, per_class, confusion, icbhi, patient_interval: None }
+    Report {
+        n,
+        accuracy: correct as f64 / n.max(1) as f64,
+        balanced_accuracy,
+        macro_f1,
+        per_class,
+        confusion,
+        icbhi,
+        sprsound: Vec::new(),
+        patient_interval: None,
+    }
 }
 
 /// The mean recall of the classes present (`confusion[true][predicted]`).
@@ -264,6 +317,12 @@ impl Report {
                 i.specificity, i.sensitivity, i.icbhi_score
             ));
         }
+        for t in &self.sprsound {
+            s.push_str(&format!(
+                "SPRSound {}: SE {:.3}   SP {:.3}   AS {:.3}   HS {:.3}   Score {:.3}\n",
+                t.task, t.sensitivity, t.specificity, t.average_score, t.harmonic_score, t.score
+            ));
+        }
         if let Some(b) = &self.patient_interval {
             s.push_str(&format!(
                 "95% interval over patients ({} patients resampled {} times): balanced accuracy {:.3}–{:.3}",
@@ -317,6 +376,24 @@ mod tests {
         assert_eq!(mean[0], mean[3]);
         assert!((mean[0][0] - 0.5).abs() < 1e-6 && (mean[0][1] - 0.5).abs() < 1e-6);
         assert_eq!(mean[2], vec![0.2, 0.8]);
+    }
+
+    #[test]
+    fn sprsound_scores_group_the_classes_as_each_task_does() {
+        // Cycle classes: normal, crackle, wheeze, both. Rows: true.
+        let confusion = vec![vec![8, 1, 1, 0], vec![2, 3, 1, 0], vec![0, 0, 2, 2], vec![0, 0, 0, 0]];
+        // Task 1-1: any adventitious class counts; 8 of 10 adventitious
+        // examples are called adventitious (2 crackles called normal; a
+        // crackle called wheeze and two wheezes called both still count).
+        let binary = sprsound_score("1-1", &confusion, &[0, 1, 1, 1]);
+        assert!((binary.specificity - 0.8).abs() < 1e-12 && (binary.sensitivity - 8.0 / 10.0).abs() < 1e-12, "{binary:?}");
+        // Exact classes: 5 of 10.
+        let exact = sprsound_score("1-2", &confusion, &[0, 1, 2, 3]);
+        assert!((exact.sensitivity - 0.5).abs() < 1e-12);
+        let (se, sp) = (0.5, 0.8);
+        assert!((exact.average_score - 0.65).abs() < 1e-12);
+        assert!((exact.harmonic_score - 2.0 * se * sp / (se + sp)).abs() < 1e-12);
+        assert!((exact.score - (0.65 + 2.0 * se * sp / (se + sp)) / 2.0).abs() < 1e-12);
     }
 
     fn onehot(c: usize, k: usize) -> Vec<f32> {

@@ -657,3 +657,64 @@ fn a_model_others_could_have_replaced_is_refused() {
         std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
 }
+
+#[test]
+fn sprsound_loads_its_official_sets_trains_beside_icbhi_and_is_scored_as_the_challenge_does() {
+    use auscult::datasets::sprsound::{official_sets, Set, Sprsound, SprsoundTask};
+    let Some(data) = common::shared_data() else { return };
+    let dir_data = data.join("sprsound");
+    let sets = official_sets(&dir_data).unwrap();
+    let count = |set: Set| sets.values().filter(|&&s| s == set).count();
+    assert_eq!((count(Set::Train), count(Set::TestInter), count(Set::TestIntra), count(Set::Test2023)), (24, 8, 0, 8));
+    let records = Sprsound { task: SprsoundTask::Records }.load(&dir_data).unwrap();
+    assert_eq!(records.examples.len(), 40);
+    assert!(records.warnings.is_empty(), "{:?}", records.warnings);
+    assert_eq!(records.class_counts()[4], sets.iter().filter(|(w, _)| records.examples.iter().any(|e| &e.path == *w && e.label == 4)).count());
+    let events = Sprsound { task: SprsoundTask::Cycles }.load(&dir_data).unwrap();
+    assert!(events.examples.iter().all(|e| e.span.is_some_and(|(a, b)| 0.0 <= a && a < b)));
+    let training_events = events.examples.iter().filter(|e| sets[&e.path] == Set::Train).count();
+    assert!(training_events > 24, "{training_events}");
+
+    // Joined to ICBHI's training side: its training set only.
+    let dir = tempfile::tempdir().unwrap();
+    let options = ["--task", "lung-cycles", "--epochs", "1", "--max-steps", "1", "--folds", "5", "--fold", "0", "--channels", "4,8", "--extra-train"];
+    let out = train_cli(options.iter().map(OsStr::new).chain([dir_data.as_os_str()]), &data.join("icbhi"), &dir.path().join("cycles"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("its training side only (official SPRSound split"), "{stderr}");
+    let card = ModelCard::load(&dir.path().join("cycles/card.toml")).unwrap();
+    let cycles = Icbhi { task: IcbhiTask::Cycles }.load(&data.join("icbhi")).unwrap();
+    let v = split::validation_from_train(&cycles, &split::patient_kfold(&cycles, 5, 0, 1).train, 0.15, 1);
+    assert_eq!(card.training.train_examples, v.train.len() + training_events);
+
+    // A records model on the official split; each test set scored by name,
+    // with the challenge's figures.
+    let out = train_cli(
+        ["--task", "sprsound-records", "--epochs", "1", "--max-steps", "1", "--official-split", "--channels", "4,8"],
+        &dir_data,
+        &dir.path().join("records"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let card_path = dir.path().join("records/card.toml");
+    assert_eq!(ModelCard::load(&card_path).unwrap().training.split, "official SPRSound split, test set test-inter");
+    let eval = |split: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
+            .args(["eval", "--model"])
+            .arg(&card_path)
+            .arg("--data")
+            .arg(&dir_data)
+            .args(["--split", split, "--plots"])
+            .arg(dir.path().join("plots"))
+            .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+            .output()
+            .unwrap()
+    };
+    let out = eval("test-2023");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("n = 8 ") && text.contains("SPRSound Task 2-1") && text.contains("SPRSound Task 2-2"), "{text}");
+    let out = eval("official");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("test-inter, test-intra or test-2023"), "{err}");
+}

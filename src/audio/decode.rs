@@ -75,7 +75,14 @@ where
         if let Some(reason) = wav_format_problem(data) {
             return Err(DecodeError::Corrupt { path: name.to_path_buf(), reason });
         }
-        Box::new(std::io::Cursor::new(bytes))
+        match pcm_block_align_fix(data) {
+            Some((at, align)) => {
+                let mut fixed = data.to_vec();
+                fixed[at..at + 2].copy_from_slice(&align.to_le_bytes());
+                Box::new(std::io::Cursor::new(fixed))
+            }
+            None => Box::new(std::io::Cursor::new(bytes)),
+        }
     } else {
         return Err(DecodeError::Unsupported {
             path: name.to_path_buf(),
@@ -126,6 +133,31 @@ fn wav_format_problem(data: &[u8]) -> Option<String> {
                 (_, 0) => return Some("the format chunk declares a sample rate of 0 Hz".into()),
                 _ => {}
             }
+        }
+        at = at.checked_add(8 + len + (len & 1))?;
+    }
+    None
+}
+
+/// Where a PCM WAV's `fmt ` chunk declares a block align that disagrees
+/// with its channels and sample size while its byte rate agrees with them
+/// (every SPRSound file: mono 16-bit, byte rate 16 000 at 8 kHz, block
+/// align 4), the block align's offset and the value the rest of the chunk
+/// gives. symphonia steps through the data by the block align, and would
+/// keep every other sample of such a file: half its length, aliased.
+fn pcm_block_align_fix(data: &[u8]) -> Option<(usize, u16)> {
+    let mut at = 12;
+    while let Some(header) = data.get(at..at + 8) {
+        let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        if &header[..4] == b"fmt " {
+            let fmt = data.get(at + 8..at + 8 + 16)?;
+            let word = |i: usize| u16::from_le_bytes([fmt[i], fmt[i + 1]]);
+            let (format, channels, rate, byte_rate, align, bits) =
+                (word(0), word(2), u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]), u32::from_le_bytes([fmt[8], fmt[9], fmt[10], fmt[11]]), word(12), word(14));
+            let frame = u32::from(channels) * u32::from(bits).div_ceil(8);
+            const PCM: u16 = 1;
+            let consistent = u16::try_from(frame).ok()?;
+            return (format == PCM && u32::from(align) != frame && rate.checked_mul(frame) == Some(byte_rate)).then_some((at + 8 + 12, consistent));
         }
         at = at.checked_add(8 + len + (len & 1))?;
     }
@@ -247,6 +279,37 @@ fn mix_to_mono(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A mono 16-bit PCM WAV of `samples` at 8 kHz, its block align as given.
+    fn pcm16(samples: &[i16], block_align: u16) -> Vec<u8> {
+        let data: Vec<u8> = samples.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let mut out = Vec::new();
+        out.extend_from_slice(b"RIFF");
+        out.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+        out.extend_from_slice(b"WAVEfmt ");
+        out.extend_from_slice(&16u32.to_le_bytes());
+        for word in [1u16, 1] {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+        out.extend_from_slice(&8000u32.to_le_bytes());
+        out.extend_from_slice(&16000u32.to_le_bytes());
+        out.extend_from_slice(&block_align.to_le_bytes());
+        out.extend_from_slice(&16u16.to_le_bytes());
+        out.extend_from_slice(b"data");
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(&data);
+        out
+    }
+
+    #[test]
+    fn a_block_align_the_byte_rate_contradicts_is_read_as_the_byte_rate_says() {
+        // SPRSound's files: mono 16-bit, byte rate 16 000, block align 4.
+        let samples: Vec<i16> = (0..8000).map(|i| ((i * 37) % 2000 - 1000) as i16).collect();
+        let good = decode_bytes(pcm16(&samples, 2), Path::new("good.wav")).unwrap();
+        let odd = decode_bytes(pcm16(&samples, 4), Path::new("sprsound.wav")).unwrap();
+        assert_eq!(good.samples.len(), 8000);
+        assert_eq!(odd, good);
+    }
 
     #[test]
     fn stereo_is_averaged() {

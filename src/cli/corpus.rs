@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+use auscult::datasets::lung_cycles::{self, Layout};
 use auscult::datasets::Corpus;
 use auscult::metrics;
 use auscult::model::tasks::{self, Task};
@@ -29,8 +30,13 @@ pub(super) fn patient_means(probs: &[Vec<f32>], corpus: &Corpus, indices: &[usiz
 
 /// The report on `indices` of `corpus`, with the 95% interval from
 /// resampling its patients (2 000 times, seeded: the same figures twice).
-pub(super) fn scored(corpus: &Corpus, indices: &[usize], truth: &[usize], probs: &[Vec<f32>], icbhi: bool) -> metrics::Report {
+pub(super) fn scored(corpus: &Corpus, indices: &[usize], truth: &[usize], probs: &[Vec<f32>], task: &Task, data: &Path) -> metrics::Report {
+    let icbhi = task.icbhi;
     let mut report = metrics::report(&corpus.classes, truth, probs, icbhi);
+    // The SPRSound challenge's figures on SPRSound's own data.
+    if lung_cycles::layout(data) == Layout::Sprsound {
+        report.sprsound = task.sprsound.iter().map(|(name, groups)| metrics::sprsound_score(name, &report.confusion, groups)).collect();
+    }
     report.patient_interval = metrics::patient_bootstrap(corpus.classes.len(), truth, probs, &patients(corpus, indices), icbhi, 2000, 1);
     report
 }

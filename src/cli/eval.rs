@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use auscult::datasets::lung_cycles::{self, Layout};
+use auscult::datasets::sprsound::Set;
 use auscult::datasets::Corpus;
 use auscult::model::card::{self, ModelCard};
 use auscult::model::inference::Classifier;
@@ -19,6 +21,13 @@ enum Split {
     Test,
     All,
     Official,
+    /// SPRSound's 2022 inter-patient test set.
+    TestInter,
+    /// SPRSound's 2022 intra-patient test set.
+    TestIntra,
+    /// SPRSound's 2023 test set.
+    #[value(name = "test-2023")]
+    Test2023,
 }
 
 impl std::fmt::Display for Split {
@@ -27,6 +36,9 @@ impl std::fmt::Display for Split {
             Split::Test => "test",
             Split::All => "all",
             Split::Official => "official",
+            Split::TestInter => "test-inter",
+            Split::TestIntra => "test-intra",
+            Split::Test2023 => "test-2023",
         })
     }
 }
@@ -41,7 +53,8 @@ pub struct EvalArgs {
     #[arg(long, value_name = "DIR")]
     data: PathBuf,
     /// test: the patients the model's card says were held out; all: every
-    /// recording found (a separate held-out folder); official: the ICBHI test split.
+    /// recording found (a separate held-out folder); official: the ICBHI
+    /// test split; test-inter, test-intra, test-2023: a SPRSound test set.
     #[arg(long, value_enum, default_value_t = Split::Test)]
     split: Split,
     /// Also write the report as JSON.
@@ -115,7 +128,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         scored_by.extend(held_out.iter().map(|&i| (i, m)));
         indices.extend(held_out);
     }
-    let report = scored(&corpus, &indices, &truth, &probs, task.icbhi);
+    let report = scored(&corpus, &indices, &truth, &probs, &task, &args.data);
     let scoring = if per_patient { ", each recording scored with its patient's mean" } else { "" };
     let name = if args.model.len() == 1 { card.name.clone() } else { format!("{}-pooled-{}", card.name, args.model.len()) };
     let what = if args.model.len() == 1 { card.name.clone() } else { format!("{} models pooled, each on its own held-out patients ({})", args.model.len(), args.model.join(", ")) };
@@ -138,11 +151,22 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The examples `--split` names: `test`, the patients the card says were
-/// held out; `all`, every one; `official`, the ICBHI test split.
+/// held out; `all`, every one; `official`, the ICBHI test split; the
+/// SPRSound test sets by name.
 fn split_indices(split: Split, card: &ModelCard, card_path: &Path, corpus: &Corpus, data: &Path) -> anyhow::Result<Vec<usize>> {
     Ok(match split {
         Split::All => (0..corpus.examples.len()).collect(),
-        Split::Official => SplitSpec::IcbhiOfficial.apply(corpus, data)?.test,
+        Split::Official => {
+            anyhow::ensure!(
+                lung_cycles::layout(data) != Layout::Sprsound,
+                "{}: SPRSound has three official test sets: --split test-inter, test-intra or test-2023",
+                data.display()
+            );
+            SplitSpec::official(data, None)?.apply(corpus, data)?.test
+        }
+        Split::TestInter => SplitSpec::official(data, Some(Set::TestInter))?.apply(corpus, data)?.test,
+        Split::TestIntra => SplitSpec::official(data, Some(Set::TestIntra))?.apply(corpus, data)?.test,
+        Split::Test2023 => SplitSpec::official(data, Some(Set::Test2023))?.apply(corpus, data)?.test,
         Split::Test => {
             let spec = SplitSpec::parse(&card.training.split)
                 .with_context(|| format!("{}: cannot read the split {:?}", card_path.display(), card.training.split))?;

@@ -13,7 +13,7 @@ use auscult::model::data::MelBatcher;
 use auscult::model::features::{FeatureConfig, Preprocessor};
 use auscult::model::inference::{default_device, mean_over_members, weights_bytes};
 use auscult::model::model::{CnnConfig, Pooling, DEFAULT_DROPOUT};
-use auscult::model::pipeline::{mel_dataset, plugin_search, SplitSpec};
+use auscult::model::pipeline::{keep_training_side, mel_dataset, plugin_search, SplitSpec};
 use auscult::model::tasks::Task;
 use auscult::model::training::{self, predict_dataset, Balance, LrSchedule, Selection, TrainConfig, WarmStart};
 use burn::module::Module;
@@ -40,11 +40,14 @@ pub struct TrainArgs {
     folds: usize,
     #[arg(long, default_value_t = 0)]
     fold: usize,
-    /// Use the official ICBHI split instead (lung-cycles).
+    /// Use the data's official split instead: ICBHI's train/test, or
+    /// SPRSound's training set against its 2022 inter-patient test set.
     #[arg(long)]
     official_split: bool,
-    /// Another set to train on as well, never validated or tested on
-    /// (lung-cycles: a KAUH directory, labelled by its sound types;
+    /// Another set to train on as well, never validated or tested on; of
+    /// a corpus with an official split, its training side only
+    /// (lung-cycles: an ICBHI, SPRSound or KAUH directory, KAUH labelled
+    /// by its sound types;
     /// lung-diagnosis: an ICBHI directory, its diagnoses in KAUH's classes).
     #[arg(long, value_name = "DIR")]
     extra_train: Option<PathBuf>,
@@ -224,7 +227,11 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     );
     let cnn = CnnConfig::new(corpus.classes.len()).with_channels(args.channels.clone()).with_pooling(args.pooling).with_dropout(args.dropout);
     let init = args.init.as_deref().map(|name| warm_start_from(name, &cnn, &task.features, &corpus.classes)).transpose()?;
-    let spec = if args.official_split { SplitSpec::IcbhiOfficial } else { SplitSpec::PatientFold { k: args.folds, fold: args.fold, seed: args.seed } };
+    let spec = if args.official_split {
+        SplitSpec::official(&args.data, None)?
+    } else {
+        SplitSpec::PatientFold { k: args.folds, fold: args.fold, seed: args.seed }
+    };
     let split = spec.apply(&corpus, &args.data)?;
     anyhow::ensure!(split.shared_patients(&corpus).is_empty(), "split leaks patients: {:?}", split.shared_patients(&corpus));
     let mut inner = if args.select == Selection::Last {
@@ -238,9 +245,13 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let mut data_name = data_dir.clone();
     if let Some(dir) = &args.extra_train {
         let loader = task.extra.as_ref().with_context(|| format!("--extra-train: task {} takes no extra training set", task.name))?;
-        let extra = loader.load(dir)?;
+        let mut extra = loader.load(dir)?;
         for w in &extra.warnings {
             eprintln!("auscult: warning: {w}");
+        }
+        // Another corpus's test sets are scored on their own, never trained on.
+        if let Some(kept) = keep_training_side(&mut extra, dir)? {
+            eprintln!("{}: its training side only ({})", dir.display(), kept.describe());
         }
         anyhow::ensure!(extra.classes == corpus.classes, "{}: classes {:?}, not the task's {:?}", dir.display(), extra.classes, corpus.classes);
         let known = corpus.patients();
@@ -378,7 +389,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     // Scored as `auscult eval --split test` scores it, so the card's figures
     // are what its command prints.
     let probs = if task.per_patient { patient_means(&probs, &corpus, &split.test) } else { probs };
-    let report = (!truth.is_empty()).then(|| scored(&corpus, &split.test, &truth, &probs, task.icbhi));
+    let report = (!truth.is_empty()).then(|| scored(&corpus, &split.test, &truth, &probs, &task, &args.data));
     if let Some(r) = &report {
         outln!("held-out patients ({}):\n{}", spec.describe(), r.to_text());
     }

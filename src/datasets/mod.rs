@@ -1,7 +1,8 @@
 //! Labelled recordings for training and evaluation.
 //!
 //! One trait, [`DatasetLoader`], and a loader per layout: the ICBHI 2017
-//! database as distributed, the KAUH lung sounds (labels in file names),
+//! database as distributed, SPRSound's `Classification/` tree, the KAUH
+//! lung sounds (labels in file names),
 //! the heart-sound class folders (Yaseen 2018), and any "folder per class"
 //! tree. Each yields a [`Corpus`]: labelled [`Example`]s that know their
 //! patient, so that splits can keep a patient on one side only.
@@ -10,7 +11,9 @@ pub mod folder;
 pub mod heart;
 pub mod icbhi;
 pub mod kauh;
+pub mod lung_cycles;
 pub mod split;
+pub mod sprsound;
 
 use std::path::{Path, PathBuf};
 

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::datasets::lung_cycles::{self, Layout};
+use crate::datasets::sprsound::{self, Set};
 use crate::datasets::{split, Corpus};
 use crate::host::SearchPath;
 
@@ -18,6 +20,8 @@ pub enum SplitSpec {
     PatientFold { k: usize, fold: usize, seed: u64 },
     /// The official ICBHI 2017 split (by recording).
     IcbhiOfficial,
+    /// SPRSound's training set against one of its official test sets.
+    SprsoundOfficial { test: Set },
 }
 
 impl SplitSpec {
@@ -25,6 +29,25 @@ impl SplitSpec {
         match self {
             SplitSpec::PatientFold { k, fold, seed } => format!("patient-disjoint {k}-fold, fold {fold} held out, seed {seed}"),
             SplitSpec::IcbhiOfficial => "official ICBHI 2017 split".into(),
+            SplitSpec::SprsoundOfficial { test } => format!("official SPRSound split, test set {}", test.name()),
+        }
+    }
+
+    /// The official split of the corpus in `data_dir`: ICBHI's, or
+    /// SPRSound's training set against `sprsound_test` (the 2022
+    /// inter-patient set when none is named).
+    pub fn official(data_dir: &Path, sprsound_test: Option<Set>) -> Result<SplitSpec, crate::datasets::DatasetError> {
+        match (lung_cycles::layout(data_dir), sprsound_test) {
+            (Layout::Sprsound, test) => Ok(SplitSpec::SprsoundOfficial { test: test.unwrap_or(Set::TestInter) }),
+            (Layout::Icbhi, None) => Ok(SplitSpec::IcbhiOfficial),
+            (_, Some(test)) => Err(crate::datasets::DatasetError::Layout {
+                path: data_dir.into(),
+                reason: format!("not a SPRSound copy (Classification/): it has no {} set", test.name()),
+            }),
+            (Layout::Kauh, None) => Err(crate::datasets::DatasetError::Layout {
+                path: data_dir.into(),
+                reason: "no official split: only ICBHI (ICBHI_challenge_train_test.txt) and SPRSound have one".into(),
+            }),
         }
     }
 
@@ -32,6 +55,9 @@ impl SplitSpec {
     pub fn parse(text: &str) -> Option<SplitSpec> {
         if text == "official ICBHI 2017 split" {
             return Some(SplitSpec::IcbhiOfficial);
+        }
+        if let Some(test) = text.strip_prefix("official SPRSound split, test set ") {
+            return Set::parse(test).map(|test| SplitSpec::SprsoundOfficial { test });
         }
         let rest = text.strip_prefix("patient-disjoint ")?;
         let (k, rest) = rest.split_once("-fold, fold ")?;
@@ -43,8 +69,31 @@ impl SplitSpec {
         Ok(match self {
             SplitSpec::PatientFold { k, fold, seed } => split::patient_kfold(corpus, *k, *fold, *seed),
             SplitSpec::IcbhiOfficial => split::icbhi_official(corpus, &crate::datasets::icbhi::official_split(data_dir)?).0,
+            SplitSpec::SprsoundOfficial { test } => {
+                let sets = sprsound::official_sets(data_dir)?;
+                let in_set = |set: Set| corpus.examples.iter().enumerate().filter(|(_, e)| sets.get(&e.path) == Some(&set)).map(|(i, _)| i).collect();
+                split::Split { train: in_set(Set::Train), test: in_set(*test) }
+            }
         })
     }
+}
+
+/// Keeps the training side of a corpus that has an official split (ICBHI
+/// with its split file, SPRSound), for use as an extra training set: its
+/// test sets stay unheard, to be scored on their own. Returns the split
+/// kept by, if any.
+pub fn keep_training_side(corpus: &mut Corpus, dir: &Path) -> Result<Option<SplitSpec>, crate::datasets::DatasetError> {
+    let spec = match lung_cycles::layout(dir) {
+        Layout::Icbhi if dir.join("ICBHI_challenge_train_test.txt").is_file() => SplitSpec::IcbhiOfficial,
+        Layout::Sprsound => SplitSpec::SprsoundOfficial { test: Set::TestInter },
+        _ => return Ok(None),
+    };
+    let train = spec.apply(corpus, dir)?.train;
+    let mut keep = vec![false; corpus.examples.len()];
+    train.iter().for_each(|&i| keep[i] = true);
+    let mut flags = keep.into_iter();
+    corpus.examples.retain(|_| flags.next().unwrap_or(false));
+    Ok(Some(spec))
 }
 
 /// Log-mel spectrograms for the examples `indices` of `corpus`; each file

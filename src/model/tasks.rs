@@ -6,7 +6,9 @@ use std::path::Path;
 use crate::datasets::folder::ClassFolders;
 use crate::datasets::heart::HeartFolders;
 use crate::datasets::icbhi::{Icbhi, IcbhiTask, CYCLE_CLASSES};
-use crate::datasets::kauh::{self, Kauh, KauhSounds};
+use crate::datasets::kauh::{self, Kauh};
+use crate::datasets::lung_cycles::LungCycles;
+use crate::datasets::sprsound::{Sprsound, SprsoundTask};
 use crate::datasets::DatasetLoader;
 
 use super::features::FeatureConfig;
@@ -35,7 +37,13 @@ pub struct Task {
     /// A second target read from each training recording, for `train
     /// --auxiliary-sounds`.
     pub auxiliary: Option<AuxiliaryTarget>,
+    /// The SPRSound challenge tasks scored on SPRSound data: each a name and
+    /// the group of each class (group 0 is normal).
+    pub sprsound: &'static [(&'static str, &'static [usize])],
 }
+
+/// Normal against any adventitious sound, in the four cycle classes.
+const TASK_1_1_CYCLES: (&str, &[usize]) = ("Task 1-1 (normal / adventitious)", &[0, 1, 1, 1]);
 
 /// A second label a task's recordings carry beside their class.
 pub struct AuxiliaryTarget {
@@ -55,13 +63,13 @@ const LUNG_CHAIN: &str = "# Lung sounds: 100-1800 Hz band-pass (works from 4 kHz
 const WIDE_LUNG_CHAIN: &str = "# Whole-recording diagnosis: 25-1800 Hz, keeping the heart sounds and the\n# bell mode's low band.\n[[chain]]\nplugin = \"bandpass\"\nparams = { low_hz = 25.0, high_hz = 1800.0, order = 4 }\n";
 const HEART_CHAIN: &str = "# Heart sounds and murmurs: 25-900 Hz band-pass.\n[[chain]]\nplugin = \"bandpass\"\nparams = { low_hz = 25.0, high_hz = 900.0, order = 4 }\n";
 
-pub const NAMES: [&str; 5] = ["lung-cycles", "lung-diagnosis", "heart", "icbhi-diagnosis", "folder"];
+pub const NAMES: [&str; 7] = ["lung-cycles", "lung-diagnosis", "heart", "icbhi-diagnosis", "sprsound-events", "sprsound-records", "folder"];
 
 pub fn task(name: &str) -> Option<Task> {
     Some(match name {
         "lung-cycles" => Task {
             name: "lung-cycles",
-            loader: Box::new(Icbhi { task: IcbhiTask::Cycles }),
+            loader: Box::new(LungCycles),
             features: FeatureConfig::stethoscope(5.0),
             chain: Some(LUNG_CHAIN),
             icbhi: true,
@@ -69,8 +77,37 @@ pub fn task(name: &str) -> Option<Task> {
             per_example_norm: true,
             weight_power: 0.5,
             per_patient: false,
-            extra: Some(Box::new(KauhSounds)),
+            extra: Some(Box::new(LungCycles)),
             auxiliary: None,
+            sprsound: &[TASK_1_1_CYCLES],
+        },
+        "sprsound-events" => Task {
+            name: "sprsound-events",
+            loader: Box::new(Sprsound { task: SprsoundTask::Events }),
+            features: FeatureConfig::stethoscope(5.0),
+            chain: Some(LUNG_CHAIN),
+            icbhi: false,
+            caveat: None,
+            per_example_norm: true,
+            weight_power: 0.5,
+            per_patient: false,
+            extra: None,
+            auxiliary: None,
+            sprsound: &[("Task 1-1 (normal / adventitious)", &[0, 1, 1, 1, 1, 1, 1]), ("Task 1-2 (seven classes)", &[0, 1, 2, 3, 4, 5, 6])],
+        },
+        "sprsound-records" => Task {
+            name: "sprsound-records",
+            loader: Box::new(Sprsound { task: SprsoundTask::Records }),
+            features: FeatureConfig::stethoscope(8.0),
+            chain: Some(LUNG_CHAIN),
+            icbhi: false,
+            caveat: None,
+            per_example_norm: true,
+            weight_power: 0.5,
+            per_patient: false,
+            extra: None,
+            auxiliary: None,
+            sprsound: &[("Task 2-1 (normal / adventitious / poor quality)", &[0, 1, 1, 1, 2]), ("Task 2-2 (five classes)", &[0, 1, 2, 3, 4])],
         },
         "icbhi-diagnosis" => Task {
             name: "icbhi-diagnosis",
@@ -84,6 +121,7 @@ pub fn task(name: &str) -> Option<Task> {
             per_patient: true,
             extra: None,
             auxiliary: None,
+            sprsound: &[],
         },
         "lung-diagnosis" => Task {
             name: "lung-diagnosis",
@@ -97,6 +135,7 @@ pub fn task(name: &str) -> Option<Task> {
             per_patient: true,
             extra: Some(Box::new(Icbhi { task: IcbhiTask::KauhDiagnosis })),
             auxiliary: Some(AuxiliaryTarget { name: "sound type", classes: &CYCLE_CLASSES, label: kauh_sound_type }),
+            sprsound: &[],
         },
         "heart" => Task {
             name: "heart",
@@ -110,6 +149,7 @@ pub fn task(name: &str) -> Option<Task> {
             per_patient: false,
             extra: None,
             auxiliary: None,
+            sprsound: &[],
         },
         "folder" => Task {
             name: "folder",
@@ -123,6 +163,7 @@ pub fn task(name: &str) -> Option<Task> {
             per_patient: false,
             extra: None,
             auxiliary: None,
+            sprsound: &[],
         },
         _ => return None,
     })
