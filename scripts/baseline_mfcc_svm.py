@@ -138,8 +138,13 @@ def kauh_sound_ceiling(data, folds=None):
 
 
 def icbhi(data):
+    return icbhi_dir(os.path.join(data, "icbhi"))
+
+
+def icbhi_dir(root):
+    """Every annotated cycle of the ICBHI recordings in `root` that have audio."""
     X, y, g, paths = [], [], [], []
-    for txt in sorted(glob.glob(os.path.join(data, "icbhi", "audio_and_txt_files", "*.txt"))):
+    for txt in sorted(glob.glob(os.path.join(root, "audio_and_txt_files", "*.txt"))):
         wav = txt[:-4] + ".wav"
         if not os.path.exists(wav):
             continue

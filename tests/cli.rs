@@ -13,6 +13,22 @@ fn auscult() -> Command {
     cmd
 }
 
+/// Runs `command` with its stdout a pipe whose reader has gone before the
+/// first line (as `head -1`'s has after its one).
+fn with_reader_gone(command: &mut Command) -> std::process::Output {
+    let mut child = command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+/// `tone.wav` in `dir`: `frames` of a 200 Hz tone at half scale, 4 kHz, 16-bit.
+fn tone_file(dir: &Path, frames: usize) -> std::path::PathBuf {
+    let path = dir.join("tone.wav");
+    let tone: Vec<i16> = sine(200.0, 0.5, 4000.0, frames).iter().map(|x| (x * 32767.0) as i16).collect();
+    write_wav_i16(&path, &tone, 4000, 1);
+    path
+}
+
 fn write_wav_i16(path: &Path, samples: &[i16], rate: u32, channels: u16) {
     let spec = hound::WavSpec { channels, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
@@ -81,9 +97,7 @@ fn process_with_empty_chain_outputs_the_decoded_input_mixed_to_mono() {
 #[test]
 fn process_runs_a_chain_and_writes_events() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("tone.wav");
-    let tone: Vec<i16> = sine(200.0, 0.5, 4000.0, 4000).iter().map(|x| (x * 32767.0) as i16).collect();
-    write_wav_i16(&input, &tone, 4000, 1);
+    let input = tone_file(dir.path(), 4000);
     let chain = dir.path().join("chain.toml");
     std::fs::write(&chain, "[[chain]]\nplugin = \"gain\"\nparams = { gain_db = -20.0 }\n\n[[chain]]\nplugin = \"faulty\"\n").unwrap();
     let (output, events) = (dir.path().join("out.wav"), dir.path().join("events.csv"));
@@ -255,15 +269,7 @@ fn folds_deal_every_patient_to_one_fold_and_every_common_diagnosis_to_each() {
         }
     }
     // `auscult folds ... | head`: a reader that has gone is not an error.
-    let mut child = auscult()
-        .args(["folds", "--task", "lung-diagnosis", "--data"])
-        .arg(&kauh)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
+    let out = with_reader_gone(auscult().args(["folds", "--task", "lung-diagnosis", "--data"]).arg(&kauh));
     assert!(out.status.success() && out.stderr.is_empty(), "{:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
     let out = auscult().args(["folds", "--task", "lung-diagnosis", "--folds", "1", "--data"]).arg(&kauh).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -273,9 +279,7 @@ fn folds_deal_every_patient_to_one_fold_and_every_common_diagnosis_to_each() {
 #[test]
 fn process_exits_1_when_a_plugin_faulted_and_says_which() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("tone.wav");
-    let tone: Vec<i16> = sine(200.0, 0.5, 4000.0, 8000).iter().map(|x| (x * 32767.0) as i16).collect();
-    write_wav_i16(&input, &tone, 4000, 1);
+    let input = tone_file(dir.path(), 8000);
     let chain = dir.path().join("chain.toml");
     let output = dir.path().join("out.wav");
     let run = |text: &str| {
@@ -323,14 +327,7 @@ fn commands_that_print_end_quietly_on_a_closed_pipe() {
     // The reader is gone before the first line (as `head -1` is after
     // its one): every write fails with a broken pipe, which must not panic.
     for args in [vec!["plugins", "list"], vec!["devices"], vec!["--help"]] {
-        let mut child = auscult()
-            .args(&args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        drop(child.stdout.take());
-        let out = child.wait_with_output().unwrap();
+        let out = with_reader_gone(auscult().args(&args));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert_ne!(out.status.code(), Some(101), "{args:?}: {err}");

@@ -81,34 +81,18 @@ pub fn task(name: &str) -> Option<Task> {
             auxiliary: None,
             sprsound: &[TASK_1_1_CYCLES],
         },
-        "sprsound-events" => Task {
-            name: "sprsound-events",
-            loader: Box::new(Sprsound { task: SprsoundTask::Events }),
-            features: FeatureConfig::stethoscope(5.0),
-            chain: Some(LUNG_CHAIN),
-            icbhi: false,
-            caveat: None,
-            per_example_norm: true,
-            weight_power: 0.5,
-            per_patient: false,
-            extra: None,
-            auxiliary: None,
-            sprsound: &[("Task 1-1 (normal / adventitious)", &[0, 1, 1, 1, 1, 1, 1]), ("Task 1-2 (seven classes)", &[0, 1, 2, 3, 4, 5, 6])],
-        },
-        "sprsound-records" => Task {
-            name: "sprsound-records",
-            loader: Box::new(Sprsound { task: SprsoundTask::Records }),
-            features: FeatureConfig::stethoscope(8.0),
-            chain: Some(LUNG_CHAIN),
-            icbhi: false,
-            caveat: None,
-            per_example_norm: true,
-            weight_power: 0.5,
-            per_patient: false,
-            extra: None,
-            auxiliary: None,
-            sprsound: &[("Task 2-1 (normal / adventitious / poor quality)", &[0, 1, 1, 1, 2]), ("Task 2-2 (five classes)", &[0, 1, 2, 3, 4])],
-        },
+        "sprsound-events" => sprsound_task(
+            "sprsound-events",
+            SprsoundTask::Events,
+            5.0,
+            &[("Task 1-1 (normal / adventitious)", &[0, 1, 1, 1, 1, 1, 1]), ("Task 1-2 (seven classes)", &[0, 1, 2, 3, 4, 5, 6])],
+        ),
+        "sprsound-records" => sprsound_task(
+            "sprsound-records",
+            SprsoundTask::Records,
+            8.0,
+            &[("Task 2-1 (normal / adventitious / poor quality)", &[0, 1, 1, 1, 2]), ("Task 2-2 (five classes)", &[0, 1, 2, 3, 4])],
+        ),
         "icbhi-diagnosis" => Task {
             name: "icbhi-diagnosis",
             loader: Box::new(Icbhi { task: IcbhiTask::Diagnosis }),
@@ -167,4 +151,23 @@ pub fn task(name: &str) -> Option<Task> {
         },
         _ => return None,
     })
+}
+
+/// A SPRSound challenge task: lung-band chain, inputs of `seconds`, each
+/// normalised by its own mean, class weights tempered.
+fn sprsound_task(name: &'static str, task: SprsoundTask, seconds: f64, scores: &'static [(&'static str, &'static [usize])]) -> Task {
+    Task {
+        name,
+        loader: Box::new(Sprsound { task }),
+        features: FeatureConfig::stethoscope(seconds),
+        chain: Some(LUNG_CHAIN),
+        icbhi: false,
+        caveat: None,
+        per_example_norm: true,
+        weight_power: 0.5,
+        per_patient: false,
+        extra: None,
+        auxiliary: None,
+        sprsound: scores,
+    }
 }
