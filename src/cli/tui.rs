@@ -29,7 +29,7 @@ pub struct TuiArgs {
     #[arg(long, value_name = "CHAIN.toml")]
     pub chain: Option<PathBuf>,
     /// Model to run on each cycle (lung-cycles models) or window: a name in
-    /// models/ (shipped: heart, lung-diagnosis), a card file, or `none`.
+    /// models/ (shipped: heart), a card file, or `none`.
     /// Default in heart mode: the shipped heart model when models/ has it.
     /// Lung mode runs none unless asked: neither lung model beats its
     /// baseline yet, and a probability on screen would claim otherwise.
