@@ -555,3 +555,54 @@ fn a_panic_in_the_analysis_thread_ends_the_ui_and_keeps_the_session() {
     assert_eq!(meta.state, SessionState::Finished, "closed, not left for recovery");
     assert!(meta.frames > 0 && decode_file(&session.join("audio.wav")).unwrap().samples.len() as u64 == meta.frames);
 }
+
+#[test]
+fn lung_mode_scores_each_cycle_of_a_held_out_icbhi_recording_with_probabilities() {
+    // No lung model is shipped (none beats the baseline yet; see the
+    // README), so the test trains a small one on the ICBHI recordings in
+    // shared/data, all on the official training side, and plays an
+    // official-test recording (tests/fixtures/icbhi) it never heard.
+    let Some(data) = common::shared_data() else { return };
+    let repo = common::workspace_root();
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("lung-cycles-small");
+    let trained = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
+        .args(["train", "--task", "lung-cycles", "--official-split", "--epochs", "1", "--max-steps", "3", "--channels", "4,8", "--data"])
+        .arg(data.join("icbhi"))
+        .arg("--out")
+        .arg(&model)
+        .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+        .output()
+        .unwrap();
+    assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
+    let command = format!(
+        "cd '{}' && AUSCULT_PLUGIN_PATH='{}' '{}' --input tests/fixtures/icbhi/139_1b1_Pl_sc_Litt3200.wav --mode lung --model '{}' --out '{}'; echo AUSCULT-EXIT $?; sleep 600",
+        repo.display(),
+        common::plugin_dir().display(),
+        env!("CARGO_BIN_EXE_auscult"),
+        model.join("card.toml").display(),
+        dir.path().join("sessions").display()
+    );
+    let tmux = Tmux::start(&command, 120, 36);
+    tmux.wait_for("model: lung-cycles-small", 30);
+    // A cycle has been found and scored: its row carries the verdict, and
+    // the panel's head a bar and percentage per class.
+    let screen = tmux.wait_for("   model: ", 40);
+    for class in ["normal ", "crackle ", "wheeze ", "both "] {
+        assert!(screen.contains(class), "{class} missing:\n{screen}");
+    }
+    let verdicts: Vec<f64> = screen
+        .lines()
+        .filter(|l| l.contains("cycle ") && l.contains("   model: "))
+        .map(|l| l.split("   model: ").nth(1).unwrap().split_whitespace().nth(1).unwrap().trim_end_matches('│').parse().unwrap())
+        .collect();
+    assert!(!verdicts.is_empty() && verdicts.iter().all(|p| (0.25..=1.0).contains(p)), "{verdicts:?}\n{screen}");
+    let percentages: u32 = screen
+        .lines()
+        .find(|l| l.contains("normal ") && l.contains('%'))
+        .map(|l| l.split('%').filter_map(|part| part.split_whitespace().last()?.parse::<u32>().ok()).sum())
+        .unwrap_or(0);
+    assert!((97..=103).contains(&percentages), "the classes' shares add up to {percentages}%\n{screen}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("AUSCULT-EXIT 0", 15);
+}
