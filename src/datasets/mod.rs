@@ -76,12 +76,18 @@ pub trait DatasetLoader {
     fn load(&self, dir: &Path) -> Result<Corpus, DatasetError>;
 }
 
-/// The `.wav` files directly in `dir`, sorted.
+/// The audio files (`.wav`, `.flac`) directly in `dir`, sorted.
 pub(crate) fn wav_files(dir: &Path) -> Result<Vec<PathBuf>, DatasetError> {
+    files_with(dir, &["wav", "flac"])
+}
+
+/// The files directly in `dir` whose extension is one of `extensions`
+/// (any case), sorted.
+pub(crate) fn files_with(dir: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>, DatasetError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io(dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav") || e.eq_ignore_ascii_case("flac")))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| extensions.iter().any(|x| e.eq_ignore_ascii_case(x))))
         .collect();
     files.sort();
     Ok(files)

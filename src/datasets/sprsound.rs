@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::{io, Corpus, DatasetError, DatasetLoader, Example};
+use super::{files_with, io, Corpus, DatasetError, DatasetLoader, Example};
 
 /// The challenge's event classes (Task 1-2), in its order.
 pub const EVENT_CLASSES: [&str; 7] = ["normal", "rhonchi", "wheeze", "stridor", "coarse crackle", "fine crackle", "wheeze+crackle"];
@@ -114,7 +114,7 @@ pub fn recordings(dir: &Path) -> Result<(Vec<Recording>, Vec<String>), DatasetEr
         if !json_dir.is_dir() {
             continue;
         }
-        for json in files_with(&json_dir, "json")? {
+        for json in files_with(&json_dir, &["json"])? {
             let wav = wav_dir.join(json.with_extension("wav").file_name().unwrap_or_default());
             if !wav.is_file() {
                 no_audio.push(json);
@@ -134,7 +134,7 @@ pub fn recordings(dir: &Path) -> Result<(Vec<Recording>, Vec<String>), DatasetEr
     for set in Set::ALL {
         let wav_dir = root.join(set.folders().1);
         if wav_dir.is_dir() {
-            unannotated.extend(files_with(&wav_dir, "wav")?.into_iter().filter(|w| !claimed.contains_key(w)));
+            unannotated.extend(files_with(&wav_dir, &["wav"])?.into_iter().filter(|w| !claimed.contains_key(w)));
         }
     }
     unannotated.sort();
@@ -150,16 +150,6 @@ pub fn recordings(dir: &Path) -> Result<(Vec<Recording>, Vec<String>), DatasetEr
         return Err(DatasetError::Layout { path: root, reason: "no annotated recordings with audio".into() });
     }
     Ok((recordings, skipped))
-}
-
-fn files_with(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, DatasetError> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io(dir))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case(extension)))
-        .collect();
-    files.sort();
-    Ok(files)
 }
 
 #[derive(serde::Deserialize)]
