@@ -88,7 +88,7 @@ fn tiny_heart(data: &Path) -> (Corpus, MelDataset, MelBatcher) {
     let all: Vec<usize> = (0..corpus.examples.len()).collect();
     let set = mel_dataset(&corpus, &all, &mut pre, &mut HashMap::new(), |_| {}).unwrap();
     let (mean, std) = set.stats();
-    let batcher = MelBatcher { n_mels: task.features.n_mels, frames: task.features.frames(), mean, std, per_example: false };
+    let batcher = MelBatcher { n_mels: task.features.n_mels, frames: task.features.frames(), mean, std, per_example: false, per_band: false };
     (corpus, set, batcher)
 }
 
@@ -125,7 +125,7 @@ fn train_tiny(data: &Path, dir: &Path, pooling: Pooling) -> std::path::PathBuf {
         parameters: 0,
         architecture: Architecture { channels: cnn.channels.clone(), dropout: cnn.dropout, pooling: cnn.pooling },
         features: task.features.clone(),
-        normalization: Normalization { mean: batcher.mean, std: batcher.std, per_example: false },
+        normalization: Normalization { mean: batcher.mean, std: batcher.std, per_example: false, per_band: false },
         chain: task.chain.map(String::from),
         training: Training {
             data: "heart-yaseen2018".into(),

@@ -131,6 +131,13 @@ pub struct TrainArgs {
     /// share drawn uniformly per batch, the loss mixed in the same share.
     #[arg(long)]
     mixup: bool,
+    /// Normalise each mel band of each input by its own mean over the
+    /// input's frames, instead of the task's one mean per input (or one for
+    /// the whole set): what a stethoscope does to the spectrum is a constant
+    /// per band in dB, and corpora recorded through different ones differ by
+    /// it.
+    #[arg(long)]
+    band_norm: bool,
 }
 
 /// A data directory's last component, as cards and commands name it.
@@ -313,7 +320,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     let (mean, std) = train_set.stats();
-    let batcher = MelBatcher { n_mels: task.features.n_mels, frames: task.features.frames(), mean, std, per_example: task.per_example_norm };
+    let batcher = MelBatcher { n_mels: task.features.n_mels, frames: task.features.frames(), mean, std, per_example: task.per_example_norm, per_band: args.band_norm };
     let config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch,
@@ -406,7 +413,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         parameters: trained.model.num_params(),
         architecture: Architecture { channels: cnn.channels.clone(), dropout: cnn.dropout, pooling: cnn.pooling },
         features: task.features.clone(),
-        normalization: Normalization { mean, std, per_example: task.per_example_norm },
+        normalization: Normalization { mean, std, per_example: task.per_example_norm, per_band: args.band_norm },
         chain: task.chain.map(String::from),
         training: Training {
             data: data_name.clone(),
@@ -448,7 +455,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 /// option that shapes the model, with the data named by its directory.
 fn command_line(args: &TrainArgs, task: &Task) -> String {
     format!(
-        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}{}{}{}{}{}{}{}",
+        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}{}{}{}{}{}{}{}{}",
         task.name,
         dir_name(&args.data),
         args.extra_train.as_ref().map_or(String::new(), |d| format!(" --extra-train DIR/{}", dir_name(d))),
@@ -480,6 +487,7 @@ fn command_line(args: &TrainArgs, task: &Task) -> String {
             (true, w) if w == 1.0 => " --auxiliary-sounds".into(),
             (true, w) => format!(" --auxiliary-sounds --auxiliary-weight {w}"),
         },
-        if args.mixup { " --mixup" } else { "" }
+        if args.mixup { " --mixup" } else { "" },
+        if args.band_norm { " --band-norm" } else { "" }
     )
 }

@@ -69,6 +69,10 @@ pub struct Normalization {
     /// Subtract each input's own mean first (removes device and gain level).
     #[serde(default)]
     pub per_example: bool,
+    /// Subtract each mel band's own mean instead (removes a stethoscope's
+    /// frequency response as well as the level).
+    #[serde(default)]
+    pub per_band: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

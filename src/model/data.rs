@@ -100,6 +100,11 @@ pub struct MelBatcher {
     pub std: f32,
     /// Subtract each input's own mean instead of the global one.
     pub per_example: bool,
+    /// Subtract each mel band's own mean over the input's frames instead
+    /// (over `per_example`): a stethoscope's frequency response and the
+    /// level are a constant per band in dB, so this removes both, where one
+    /// mean per input removes the level only.
+    pub per_band: bool,
 }
 
 impl MelBatcher {
@@ -163,6 +168,15 @@ impl MelBatcher {
     }
 
     fn normalise(&self, x: &mut [f32]) {
+        if self.per_band {
+            for row in x.chunks_mut(self.frames.max(1)) {
+                let mean = row.iter().sum::<f32>() / row.len() as f32;
+                for v in row {
+                    *v = (*v - mean) / self.std;
+                }
+            }
+            return;
+        }
         let mean = if self.per_example { x.iter().sum::<f32>() / x.len().max(1) as f32 } else { self.mean };
         for v in x {
             *v = (*v - mean) / self.std;
@@ -212,13 +226,32 @@ mod tests {
     fn auxiliary_targets_are_one_hot_and_zero_where_there_is_none() {
         let example = |auxiliary| MelExample { mel: LogMel { n_mels: 1, data: vec![0.0] }, label: 0, auxiliary };
         let set = MelDataset { examples: vec![example(Some(2)), example(None), example(Some(0)), example(Some(7))] };
-        let batcher = MelBatcher { n_mels: 1, frames: 1, mean: 0.0, std: 1.0, per_example: false };
+        let batcher = MelBatcher { n_mels: 1, frames: 1, mean: 0.0, std: 1.0, per_example: false, per_band: false };
         let device = super::super::inference::default_device();
         let targets = batcher.auxiliary_targets(&set, &[0, 1, 2, 3], 3, &device);
         assert_eq!(targets.dims(), [4, 3]);
         let rows = targets.into_data().try_to_vec::<f32>().unwrap();
         // Class 7 is not one of the 3: no target rather than a wrong one.
         assert_eq!(rows, vec![0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn band_normalisation_removes_a_constant_per_band_and_keeps_the_shape_in_time() {
+        // Two bands of four frames; the second input is the first through
+        // another "stethoscope": +12 dB in band 0, -7 dB in band 1.
+        let frames = |rows: [[f32; 4]; 2]| LogMel { n_mels: 2, data: (0..4).flat_map(|t| [rows[0][t], rows[1][t]]).collect() };
+        let a = MelExample { mel: frames([[-40.0, -30.0, -40.0, -50.0], [-60.0, -60.0, -20.0, -60.0]]), label: 0, auxiliary: None };
+        let b = MelExample { mel: frames([[-28.0, -18.0, -28.0, -38.0], [-67.0, -67.0, -27.0, -67.0]]), label: 0, auxiliary: None };
+        let set = MelDataset { examples: vec![a.clone(), b.clone()] };
+        let band = MelBatcher { n_mels: 2, frames: 4, mean: -45.0, std: 10.0, per_example: true, per_band: true };
+        let (xa, xb) = (band.input(&a, &set, None), band.input(&b, &set, None));
+        for (p, q) in xa.iter().zip(&xb) {
+            assert!((p - q).abs() < 1e-5, "{xa:?} against {xb:?}");
+        }
+        assert!((xa[1] - 1.0).abs() < 1e-5 && (xa[6] - 3.0).abs() < 1e-5, "{xa:?}");
+        // One mean per input cannot undo a different response per band.
+        let input = MelBatcher { per_band: false, ..band };
+        assert_ne!(input.input(&a, &set, None), input.input(&b, &set, None));
     }
 
     #[test]

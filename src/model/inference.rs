@@ -67,6 +67,7 @@ impl Classifier {
             mean: card.normalization.mean,
             std: card.normalization.std,
             per_example: card.normalization.per_example,
+            per_band: card.normalization.per_band,
         };
         Ok(Classifier { card, card_path: card_path.into(), members, batcher, device })
     }

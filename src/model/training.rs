@@ -464,7 +464,7 @@ mod tests {
         let examples = (0..n)
             .map(|i| MelExample { mel: LogMel { n_mels: 8, data: (0..8 * frames).map(|j| ((i * 8 * frames + j) % 17) as f32 - 60.0).collect() }, label: i % 2, auxiliary: None })
             .collect();
-        let batcher = MelBatcher { n_mels: 8, frames: 8, mean: -52.0, std: 5.0, per_example: false };
+        let batcher = MelBatcher { n_mels: 8, frames: 8, mean: -52.0, std: 5.0, per_example: false, per_band: false };
         (MelDataset { examples }, batcher, ["a".to_string(), "b".to_string()])
     }
 
