@@ -15,7 +15,7 @@ use super::corpus::load_task;
 
 #[derive(Args, Debug)]
 pub struct FoldsArgs {
-    /// lung-cycles (ICBHI), lung-diagnosis (KAUH), heart (class folders), icbhi-diagnosis, folder.
+    /// lung-cycles (ICBHI, SPRSound, KAUH), lung-diagnosis (KAUH), heart (class folders), heart-murmur (CirCor), heart-abnormal (PhysioNet 2016), icbhi-diagnosis, sprsound-events, sprsound-records, folder.
     #[arg(long)]
     task: String,
     /// The dataset's directory.

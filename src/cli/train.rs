@@ -24,7 +24,7 @@ const DEFAULT_BATCH: usize = 32;
 
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
-    /// lung-cycles (ICBHI), lung-diagnosis (KAUH), heart (class folders), icbhi-diagnosis, folder.
+    /// lung-cycles (ICBHI, SPRSound, KAUH), lung-diagnosis (KAUH), heart (class folders), heart-murmur (CirCor), heart-abnormal (PhysioNet 2016), icbhi-diagnosis, sprsound-events, sprsound-records, folder.
     #[arg(long)]
     task: String,
     /// The dataset directory (its own layout, as the task expects).

@@ -2,16 +2,19 @@
 //!
 //! One trait, [`DatasetLoader`], and a loader per layout: the ICBHI 2017
 //! database as distributed, SPRSound's `Classification/` tree, the KAUH
-//! lung sounds (labels in file names),
+//! lung sounds (labels in file names), CirCor DigiScope 2022 and
+//! PhysioNet/CinC 2016 heart sounds,
 //! the heart-sound class folders (Yaseen 2018), and any "folder per class"
 //! tree. Each yields a [`Corpus`]: labelled [`Example`]s that know their
 //! patient, so that splits can keep a patient on one side only.
 
+pub mod circor;
 pub mod folder;
 pub mod heart;
 pub mod icbhi;
 pub mod kauh;
 pub mod lung_cycles;
+pub mod physionet2016;
 pub mod split;
 pub mod sprsound;
 

@@ -3,11 +3,13 @@
 
 use std::path::Path;
 
+use crate::datasets::circor::CirCor;
 use crate::datasets::folder::ClassFolders;
 use crate::datasets::heart::HeartFolders;
 use crate::datasets::icbhi::{Icbhi, IcbhiTask, CYCLE_CLASSES};
 use crate::datasets::kauh::{self, Kauh};
 use crate::datasets::lung_cycles::LungCycles;
+use crate::datasets::physionet2016::PhysioNet2016;
 use crate::datasets::sprsound::{Sprsound, SprsoundTask};
 use crate::datasets::DatasetLoader;
 
@@ -63,7 +65,8 @@ const LUNG_CHAIN: &str = "# Lung sounds: 100-1800 Hz band-pass (works from 4 kHz
 const WIDE_LUNG_CHAIN: &str = "# Whole-recording diagnosis: 25-1800 Hz, keeping the heart sounds and the\n# bell mode's low band.\n[[chain]]\nplugin = \"bandpass\"\nparams = { low_hz = 25.0, high_hz = 1800.0, order = 4 }\n";
 const HEART_CHAIN: &str = "# Heart sounds and murmurs: 25-900 Hz band-pass.\n[[chain]]\nplugin = \"bandpass\"\nparams = { low_hz = 25.0, high_hz = 900.0, order = 4 }\n";
 
-pub const NAMES: [&str; 7] = ["lung-cycles", "lung-diagnosis", "heart", "icbhi-diagnosis", "sprsound-events", "sprsound-records", "folder"];
+pub const NAMES: [&str; 9] =
+    ["lung-cycles", "lung-diagnosis", "heart", "heart-murmur", "heart-abnormal", "icbhi-diagnosis", "sprsound-events", "sprsound-records", "folder"];
 
 pub fn task(name: &str) -> Option<Task> {
     Some(match name {
@@ -129,6 +132,36 @@ pub fn task(name: &str) -> Option<Task> {
             icbhi: false,
             caveat: Some("the heart set records no patient ids: each recording counts as its own patient, so recordings of one person may fall on both sides"),
             per_example_norm: false,
+            weight_power: 1.0,
+            per_patient: false,
+            extra: None,
+            auxiliary: None,
+            sprsound: &[],
+        },
+        // CirCor: each recording labelled with its patient's murmur where it
+        // was heard; the patient's label is the mean over their recordings.
+        "heart-murmur" => Task {
+            name: "heart-murmur",
+            loader: Box::new(CirCor),
+            features: FeatureConfig::stethoscope(4.0),
+            chain: Some(HEART_CHAIN),
+            icbhi: false,
+            caveat: None,
+            per_example_norm: true,
+            weight_power: 1.0,
+            per_patient: true,
+            extra: None,
+            auxiliary: None,
+            sprsound: &[],
+        },
+        "heart-abnormal" => Task {
+            name: "heart-abnormal",
+            loader: Box::new(PhysioNet2016),
+            features: FeatureConfig::stethoscope(4.0),
+            chain: Some(HEART_CHAIN),
+            icbhi: false,
+            caveat: Some("PhysioNet 2016 records no patient ids: each recording counts as its own patient, so one person's recordings may fall on both sides; its six sites differ so much that hold-one-site-out is the honest figure"),
+            per_example_norm: true,
             weight_power: 1.0,
             per_patient: false,
             extra: None,
