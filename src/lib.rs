@@ -8,6 +8,7 @@
 
 pub mod analysis;
 pub mod audio;
+pub mod beat_eval;
 pub mod datasets;
 pub mod dsp;
 #[doc(hidden)]

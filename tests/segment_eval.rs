@@ -3,7 +3,8 @@
 //! Lung mode against the ICBHI annotations: cycle-boundary precision, recall
 //! and F1 with a ±0.5 s tolerance, beside a baseline that places boundaries
 //! every mean annotated cycle length. Heart mode on the heart set: the rate
-//! found must be plausible (40–180 bpm) on at least 95% of recordings.
+//! found must be plausible (40–180 bpm) on at least 95% of recordings; on
+//! CirCor's annotated segmentations, S1 and S2 onsets within ±100 ms.
 //!
 //! `cargo test --test segment_eval -- --nocapture` prints the figures the
 //! README reports.
@@ -146,4 +147,56 @@ fn heart_mode_rate_is_plausible_on_the_heart_set() {
     );
     assert_eq!(total, 640);
     assert!(share >= 0.95, "{:.1}% plausible", 100.0 * share);
+}
+
+/// Heart mode against CirCor's annotated S1 and S2 onsets, through the
+/// command a user runs (`auscult eval-beats`, heart mode's chain), beside a
+/// guess that knows each recording's annotated rate but not its phase: S1
+/// every beat from 0 s, S2 a third of a beat after. The full-corpus figure
+/// is in the README.
+#[test]
+fn heart_mode_s1_and_s2_onsets_against_circor_annotations() {
+    use auscult::beat_eval::{self, Counts, Detection, Reference};
+    use auscult::datasets::circor;
+    let Some(data) = common::shared_data() else { return };
+    let dir = data.join("circor");
+    let csv = tempfile::NamedTempFile::new().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
+        .args(["eval-beats", "--data"])
+        .arg(&dir)
+        .arg("--csv")
+        .arg(csv.path())
+        .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    eprintln!("{stdout}");
+    let rows: Vec<Vec<String>> = std::fs::read_to_string(csv.path()).unwrap().lines().skip(1).map(|l| l.split(',').map(String::from).collect()).collect();
+    assert_eq!(rows.len(), 20, "every recording of the subset has a segmentation");
+    let (mut ours, mut guess) = ([Counts::default(); 2], [Counts::default(); 2]);
+    for row in &rows {
+        let n = |i: usize| row[i].parse::<usize>().unwrap();
+        ours[0].add(Counts { matched: n(1), detected: n(2), reference: n(3) });
+        ours[1].add(Counts { matched: n(4), detected: n(5), reference: n(6) });
+        let tsv = std::path::Path::new(&row[0]).with_extension("tsv");
+        let reference = Reference::from_segments(&circor::segmentation(&tsv).unwrap());
+        let period = 60.0 / reference.rate_bpm.unwrap();
+        let end = reference.stretches.last().unwrap().1;
+        let periodic: Vec<Detection> = (0..)
+            .map(|k| k as f64 * period)
+            .take_while(|&t| t < end)
+            .flat_map(|t| [Detection { time_s: t, s1: true, bpm: 0.0 }, Detection { time_s: t + period / 3.0, s1: false, bpm: 0.0 }])
+            .collect();
+        let score = beat_eval::score(&reference, &periodic, 0.1);
+        guess[0].add(score.s1);
+        guess[1].add(score.s2);
+    }
+    for (k, name) in ["S1", "S2"].iter().enumerate() {
+        let (o, g) = (ours[k], guess[k]);
+        eprintln!("{name}: heart mode F1 {:.3}, periodic guess at the annotated rate F1 {:.3}", o.f1(), g.f1());
+        assert!(o.reference > 200, "{name}: {o:?}");
+        assert!(o.f1() > g.f1() + 0.1, "{name}: heart mode F1 {:.3} against the periodic guess's {:.3}", o.f1(), g.f1());
+        assert!(stdout.contains(&format!("{name}  ")), "{stdout}");
+    }
 }

@@ -14,6 +14,7 @@ pub mod analyze;
 mod corpus;
 pub mod devices;
 pub mod eval;
+pub mod eval_beats;
 pub mod features;
 pub mod folds;
 pub mod plugins;
