@@ -80,6 +80,10 @@ pub struct Report {
     /// The SPRSound challenge tasks, where the data is SPRSound's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sprsound: Vec<SprsoundScore>,
+    /// The CirCor murmur challenge's patient-level figures, where the task
+    /// is `heart-murmur` (set by the caller, who knows the patients).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub murmur: Option<MurmurScore>,
     /// How far the figures could move with other patients (set by the
     /// caller, who knows the patients: see [`patient_bootstrap`]).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,8 +145,62 @@ pub fn report(classes: &[String], truth: &[usize], probs: &[Vec<f32>], icbhi: bo
         confusion,
         icbhi,
         sprsound: Vec::new(),
+        murmur: None,
         patient_interval: None,
     }
+}
+
+/// The PhysioNet/CinC 2022 murmur figures, one decision per patient.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MurmurScore {
+    pub patients: usize,
+    /// (5·TP present + 3·TP unknown + TP absent) / (5·N present + 3·N unknown + N absent).
+    pub weighted_accuracy: f64,
+    pub balanced_accuracy: f64,
+    /// `confusion[true][predicted]` over patients, in the task's classes.
+    pub confusion: Vec<Vec<usize>>,
+    /// 95% interval of the weighted accuracy from resampling patients.
+    pub interval: Option<Interval>,
+}
+
+/// The challenge's weighted accuracy of a confusion matrix whose class `c`
+/// weighs `weights[c]`.
+pub fn weighted_accuracy(confusion: &[Vec<usize>], weights: &[f64]) -> f64 {
+    let (mut hit, mut all) = (0.0, 0.0);
+    for (t, row) in confusion.iter().enumerate() {
+        hit += weights[t] * row[t] as f64;
+        all += weights[t] * row.iter().sum::<usize>() as f64;
+    }
+    if all > 0.0 {
+        hit / all
+    } else {
+        0.0
+    }
+}
+
+/// Patient-level murmur figures from each patient's (true, predicted)
+/// class, with the weighted accuracy's interval from resampling patients
+/// (seeded: the same figures twice).
+pub fn murmur_score(pairs: &[(usize, usize)], weights: &[f64], resamples: usize, seed: u64) -> MurmurScore {
+    use rand::{Rng, SeedableRng};
+    let k = weights.len();
+    let confusion_of = |picks: &mut dyn Iterator<Item = (usize, usize)>| {
+        let mut c = vec![vec![0usize; k]; k];
+        for (t, p) in picks {
+            c[t][p] += 1;
+        }
+        c
+    };
+    let confusion = confusion_of(&mut pairs.iter().copied());
+    let interval = (pairs.len() >= 2 && resamples > 0).then(|| {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+        let mut was: Vec<f64> = (0..resamples)
+            .map(|_| weighted_accuracy(&confusion_of(&mut (0..pairs.len()).map(|_| pairs[rng.random_range(0..pairs.len())])), weights))
+            .collect();
+        was.sort_by(f64::total_cmp);
+        Interval { low: was[(resamples as f64 * 0.025) as usize], high: was[((resamples as f64 * 0.975) as usize).min(resamples - 1)] }
+    });
+    MurmurScore { patients: pairs.len(), weighted_accuracy: weighted_accuracy(&confusion, weights), balanced_accuracy: balanced_accuracy(&confusion), confusion, interval }
 }
 
 /// The mean recall of the classes present (`confusion[true][predicted]`).
@@ -323,6 +381,15 @@ impl Report {
                 t.task, t.sensitivity, t.specificity, t.average_score, t.harmonic_score, t.score
             ));
         }
+        if let Some(m) = &self.murmur {
+            s.push_str(&format!(
+                "murmur, per patient ({} patients; present if any recording is, else unknown if any is): weighted accuracy {:.3}{}   balanced accuracy {:.3}\n",
+                m.patients,
+                m.weighted_accuracy,
+                m.interval.map_or(String::new(), |i| format!(" ({:.3}–{:.3})", i.low, i.high)),
+                m.balanced_accuracy
+            ));
+        }
         if let Some(b) = &self.patient_interval {
             s.push_str(&format!(
                 "95% interval over patients ({} patients resampled {} times): balanced accuracy {:.3}–{:.3}",
@@ -365,6 +432,23 @@ fn truncate(s: &str, n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn murmur_weighted_accuracy_weighs_present_five_and_unknown_three() {
+        // Classes absent, present, unknown. Patients (true, predicted).
+        let pairs = [(0, 0), (0, 0), (0, 1), (1, 1), (1, 0), (2, 2)];
+        let m = murmur_score(&pairs, &[1.0, 5.0, 3.0], 200, 1);
+        // (5·1 + 3·1 + 2) / (5·2 + 3·1 + 3) = 10 / 16.
+        assert!((m.weighted_accuracy - 10.0 / 16.0).abs() < 1e-12, "{m:?}");
+        assert!((m.balanced_accuracy - (2.0 / 3.0 + 0.5 + 1.0) / 3.0).abs() < 1e-12);
+        assert_eq!(m.confusion, [vec![2, 1, 0], vec![1, 1, 0], vec![0, 0, 1]]);
+        let i = m.interval.unwrap();
+        assert!(i.low <= m.weighted_accuracy && m.weighted_accuracy <= i.high && i.low < i.high, "{i:?}");
+        // Always answering absent: the class the weights value least.
+        let absent: Vec<(usize, usize)> = pairs.iter().map(|&(t, _)| (t, 0)).collect();
+        assert!((murmur_score(&absent, &[1.0, 5.0, 3.0], 0, 1).weighted_accuracy - 3.0 / 16.0).abs() < 1e-12);
+    }
+
     use super::*;
 
     #[test]

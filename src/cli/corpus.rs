@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+use auscult::datasets::circor;
 use auscult::datasets::lung_cycles::{self, Layout};
 use auscult::datasets::Corpus;
 use auscult::metrics;
@@ -37,8 +38,24 @@ pub(super) fn scored(corpus: &Corpus, indices: &[usize], truth: &[usize], probs:
     if lung_cycles::layout(data) == Layout::Sprsound {
         report.sprsound = task.sprsound.iter().map(|(name, groups)| metrics::sprsound_score(name, &report.confusion, groups)).collect();
     }
+    if let Some(weights) = task.murmur_weights {
+        report.murmur = Some(murmur_by_patient(corpus, indices, truth, probs, weights));
+    }
     report.patient_interval = metrics::patient_bootstrap(corpus.classes.len(), truth, probs, &patients(corpus, indices), icbhi, 2000, 1);
     report
+}
+
+/// One decision per patient from their recordings' (the CirCor challenge's
+/// rule, applied to the truth and the predictions alike).
+fn murmur_by_patient(corpus: &Corpus, indices: &[usize], truth: &[usize], probs: &[Vec<f32>], weights: &[f64]) -> metrics::MurmurScore {
+    let mut by_patient: std::collections::BTreeMap<&str, (Vec<usize>, Vec<usize>)> = std::collections::BTreeMap::new();
+    for ((&i, &t), p) in indices.iter().zip(truth).zip(probs) {
+        let entry = by_patient.entry(corpus.examples[i].patient.as_str()).or_default();
+        entry.0.push(t);
+        entry.1.push(metrics::argmax(p));
+    }
+    let pairs: Vec<(usize, usize)> = by_patient.into_values().map(|(t, p)| (circor::patient_murmur(t), circor::patient_murmur(p))).collect();
+    metrics::murmur_score(&pairs, weights, 2000, 1)
 }
 
 /// The patient of each of `indices` into the corpus.

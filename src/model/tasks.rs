@@ -42,6 +42,10 @@ pub struct Task {
     /// The SPRSound challenge tasks scored on SPRSound data: each a name and
     /// the group of each class (group 0 is normal).
     pub sprsound: &'static [(&'static str, &'static [usize])],
+    /// Score each patient once as the CirCor murmur challenge does (present
+    /// if any recording is, else unknown if any is, else absent), its
+    /// weighted accuracy weighing each class as given.
+    pub murmur_weights: Option<&'static [f64]>,
 }
 
 /// Normal against any adventitious sound, in the four cycle classes.
@@ -83,6 +87,7 @@ pub fn task(name: &str) -> Option<Task> {
             extra: Some(Box::new(LungCycles)),
             auxiliary: None,
             sprsound: &[TASK_1_1_CYCLES],
+            murmur_weights: None,
         },
         "sprsound-events" => sprsound_task(
             "sprsound-events",
@@ -109,6 +114,7 @@ pub fn task(name: &str) -> Option<Task> {
             extra: None,
             auxiliary: None,
             sprsound: &[],
+            murmur_weights: None,
         },
         "lung-diagnosis" => Task {
             name: "lung-diagnosis",
@@ -123,6 +129,7 @@ pub fn task(name: &str) -> Option<Task> {
             extra: Some(Box::new(Icbhi { task: IcbhiTask::KauhDiagnosis })),
             auxiliary: Some(AuxiliaryTarget { name: "sound type", classes: &CYCLE_CLASSES, label: kauh_sound_type }),
             sprsound: &[],
+            murmur_weights: None,
         },
         "heart" => Task {
             name: "heart",
@@ -137,9 +144,12 @@ pub fn task(name: &str) -> Option<Task> {
             extra: None,
             auxiliary: None,
             sprsound: &[],
+            murmur_weights: None,
         },
         // CirCor: each recording labelled with its patient's murmur where it
         // was heard; the patient's label is the mean over their recordings.
+        // CirCor: each recording labelled with its patient's murmur where it
+        // was heard, and scored alone; each patient is then scored once.
         "heart-murmur" => Task {
             name: "heart-murmur",
             loader: Box::new(CirCor),
@@ -149,10 +159,11 @@ pub fn task(name: &str) -> Option<Task> {
             caveat: None,
             per_example_norm: true,
             weight_power: 1.0,
-            per_patient: true,
+            per_patient: false,
             extra: None,
             auxiliary: None,
             sprsound: &[],
+            murmur_weights: Some(&[1.0, 5.0, 3.0]),
         },
         "heart-abnormal" => Task {
             name: "heart-abnormal",
@@ -167,6 +178,7 @@ pub fn task(name: &str) -> Option<Task> {
             extra: None,
             auxiliary: None,
             sprsound: &[],
+            murmur_weights: None,
         },
         "folder" => Task {
             name: "folder",
@@ -181,6 +193,7 @@ pub fn task(name: &str) -> Option<Task> {
             extra: None,
             auxiliary: None,
             sprsound: &[],
+            murmur_weights: None,
         },
         _ => return None,
     })
@@ -202,5 +215,6 @@ fn sprsound_task(name: &'static str, task: SprsoundTask, seconds: f64, scores: &
         extra: None,
         auxiliary: None,
         sprsound: scores,
+        murmur_weights: None,
     }
 }
