@@ -2,7 +2,7 @@
 //! mode) and reports them as events. Audio passes through unchanged.
 //!
 //! Both modes work on an envelope sampled on a fixed grid of `hop` input
-//! samples (10 ms lung, 5 ms heart), so decisions never depend on how the
+//! samples (10 ms lung, 20 ms heart), so decisions never depend on how the
 //! host cuts the stream into blocks.
 //!
 //! - **Lung**: 100–1000 Hz band energy in dB, smoothed; a noise floor that
@@ -15,19 +15,18 @@
 //!   the same breath's expiration); when no onset comes for 1.4 periods, the
 //!   boundary is placed one period on (a quiet breath); a cycle longer than
 //!   `max_cycle_s` is cut.
-//! - **Heart**: 25–400 Hz band, a homomorphic-style envelope (log of the mean
-//!   absolute value, smoothed), peaks picked with hysteresis against a
-//!   decaying maximum, no closer than the shortest systole at `max_bpm`. A peak
-//!   followed by a shorter interval than the one before it is S1 (systole is
-//!   shorter than diastole), otherwise S2. Both carry the heart rate in beats
-//!   per minute as their value: as in Springer's segmentation, the rate comes
-//!   from the autocorrelation of the envelope over the last 6 s (its highest
-//!   peak between lags of 0.3 and 1.5 s), which a missed or an extra peak
-//!   does not upset; until 1 s of envelope exists, from the peak intervals.
+//! - **Heart**: a duration-dependent hidden semi-Markov model (Schmidt,
+//!   Springer) over a 20 ms envelope of the 40–200 Hz band, decoded over
+//!   the last 8 s every 0.5 s; see `heart.rs`. Onsets are reported 1 s
+//!   after they happen (the decoder's look-ahead), S1 and S2 each carrying
+//!   the heart rate of the window that found them, in beats per minute.
+
+mod heart;
 
 use std::ffi::CStr;
 use std::f64::consts::PI;
 
+use heart::HeartHsmm;
 use auscult_plugin_api::{export_plugin, param, EventKind, Events, ParamDescriptor, ParamScale, Plugin, PluginError};
 
 const MODE: u32 = 0;
@@ -86,23 +85,17 @@ struct State {
     /// Accumulator over the current hop.
     acc: f64,
     acc_n: usize,
-    /// Smoothed envelope (dB for lung, log-amplitude for heart).
+    /// Lung: smoothed envelope, dB.
     env: f64,
     env_ready: bool,
     floor: f64,
     peak: f64,
-    /// Inside a sound (lung) or a heart-sound peak (heart).
+    /// Lung: inside a sound.
     active: bool,
     /// Lung: sample where the envelope last rose above the low threshold.
     rise_at: u64,
     /// Lung: last cycle boundary, if any.
     boundary: Option<u64>,
-    /// Heart: current peak candidate (sample, envelope value).
-    cand: (u64, f64),
-    /// Heart: the last three accepted peaks, oldest first, and how many.
-    peaks: [u64; 3],
-    n_peaks: usize,
-    last_s1: Option<u64>,
 }
 
 impl State {
@@ -155,9 +148,6 @@ struct PeriodConfig {
     shortest_within: f64,
 }
 
-/// Heart: 6 s of 5 ms envelope, first estimate after 1 s, every 0.25 s,
-/// periods 0.3–1.5 s (40–200 bpm).
-const HEART_PERIOD: PeriodConfig = PeriodConfig { window: 1200, min_len: 200, every: 50, lags_s: (0.3, 1.5), shortest_within: 1.0 };
 /// Lung: 15 s of 10 ms envelope, first estimate after 3 s, every 0.5 s,
 /// the shortest lag within 80% of the best; the lags searched are set from
 /// the cycle-duration parameters (see `period_config`).
@@ -165,8 +155,8 @@ const LUNG_PERIOD: PeriodConfig = PeriodConfig { window: 1500, min_len: 300, eve
 
 impl PeriodTracker {
     fn new() -> PeriodTracker {
-        let size = HEART_PERIOD.window.max(LUNG_PERIOD.window);
-        PeriodTracker { ring: vec![0.0; size], linear: vec![0.0; size], corr: vec![0.0; size], cfg: HEART_PERIOD, len: 0, next: 0, since_estimate: 0, period: None }
+        let size = LUNG_PERIOD.window;
+        PeriodTracker { ring: vec![0.0; size], linear: vec![0.0; size], corr: vec![0.0; size], cfg: LUNG_PERIOD, len: 0, next: 0, since_estimate: 0, period: None }
     }
 
     fn configure(&mut self, cfg: PeriodConfig) {
@@ -240,13 +230,14 @@ pub struct Segmenter {
     hop: usize,
     s: State,
     rate: PeriodTracker,
+    heart: HeartHsmm,
 }
 
 impl Segmenter {
     fn fresh_state(&self) -> State {
         let (hp, lp) = match self.mode {
             Mode::Lung => (Biquad::highpass(self.fs, 100.0), Biquad::lowpass(self.fs, 1000.0)),
-            Mode::Heart => (Biquad::highpass(self.fs, 25.0), Biquad::lowpass(self.fs, 400.0)),
+            Mode::Heart => (Biquad::highpass(self.fs, 40.0), Biquad::lowpass(self.fs, 200.0)),
         };
         State { hp, lp, ..State::default() }
     }
@@ -254,19 +245,17 @@ impl Segmenter {
     fn configure(&mut self) {
         self.hop = match self.mode {
             Mode::Lung => (self.fs * 0.010).round() as usize,
-            Mode::Heart => (self.fs * 0.005).round() as usize,
+            Mode::Heart => HeartHsmm::frame_len(self.fs),
         }
         .max(1);
         self.s = self.fresh_state();
         self.rate.configure(self.period_config());
+        self.heart.reset();
     }
 
+    /// Lung: periods from a little under the shortest cycle allowed to the longest.
     fn period_config(&self) -> PeriodConfig {
-        match self.mode {
-            // Periods from a little under the shortest cycle allowed to the longest.
-            Mode::Lung => PeriodConfig { lags_s: (0.8 * self.min_cycle_s, self.max_cycle_s), ..LUNG_PERIOD },
-            Mode::Heart => HEART_PERIOD,
-        }
+        PeriodConfig { lags_s: (0.8 * self.min_cycle_s, self.max_cycle_s), ..LUNG_PERIOD }
     }
 
     /// One envelope value per hop; `now` is the sample index of the hop's end.
@@ -325,58 +314,11 @@ impl Segmenter {
                 }
             }
             Mode::Heart => {
-                // Log amplitude, ~20 ms smoothing (homomorphic filtering).
-                s.follow((value + 1e-9).ln(), hop_s, 0.02, 0.5, 0.7);
-                self.rate.push(s.env, hop_s);
-                let tracked_bpm = self.rate.period.map(|p| 60.0 / (p * hop_s));
-                let range = s.peak - s.floor;
-                let (high, low) = (s.floor + 0.6 * range, s.floor + 0.35 * range);
-                if range < 0.5 {
-                    return;
-                }
-                if !s.active {
-                    if s.env > high {
-                        s.active = true;
-                        s.cand = (now, s.env);
-                    }
-                } else {
-                    if s.env > s.cand.1 {
-                        s.cand = (now, s.env);
-                    }
-                    if s.env < low {
-                        s.active = false;
-                        let t = s.cand.0;
-                        // Shortest allowed gap: a systole at max_bpm (~35% of a beat).
-                        let min_gap = 0.35 * 60.0 / self.max_bpm * self.fs;
-                        let last = if s.n_peaks > 0 { Some(s.peaks[(s.n_peaks - 1).min(2)]) } else { None };
-                        if last.is_some_and(|l| ((t - l) as f64) < min_gap) {
-                            return;
-                        }
-                        if s.n_peaks == 3 {
-                            s.peaks = [s.peaks[1], s.peaks[2], t];
-                        } else {
-                            s.peaks[s.n_peaks] = t;
-                            s.n_peaks += 1;
-                        }
-                        if s.n_peaks == 3 {
-                            let [p0, p1, p2] = s.peaks;
-                            let (a, b) = ((p1 - p0) as f64, (p2 - p1) as f64);
-                            // p1 is S1 if the interval after it (systole) is the shorter.
-                            if b < a {
-                                let bpm = match s.last_s1 {
-                                    Some(prev) if p1 > prev => 60.0 * self.fs / (p1 - prev) as f64,
-                                    _ => 60.0 * self.fs / (a + b),
-                                };
-                                events.push(offset(p1), EventKind::S1, tracked_bpm.unwrap_or(bpm) as f32);
-                                s.last_s1 = Some(p1);
-                            } else {
-                                // p1 is S2: p0..p2 spans one whole beat.
-                                let bpm = 60.0 * self.fs / (a + b);
-                                events.push(offset(p1), EventKind::S2, tracked_bpm.unwrap_or(bpm) as f32);
-                            }
-                        }
-                    }
-                }
+                let hop = self.hop as i64;
+                self.heart.push(value, |onset| {
+                    let kind = if onset.s1 { EventKind::S1 } else { EventKind::S2 };
+                    events.push(onset.frame as i64 * hop - block_start as i64, kind, onset.bpm as f32);
+                });
             }
         }
     }
@@ -392,7 +334,7 @@ impl Plugin for Segmenter {
         param(MODE, c"mode", c"", 0.0, 1.0, 0.0, ParamScale::Integer),
         param(MIN_CYCLE_S, c"min_cycle_s", c"s", 0.3, 10.0, 1.5, ParamScale::Linear),
         param(MAX_CYCLE_S, c"max_cycle_s", c"s", 1.0, 30.0, 8.0, ParamScale::Linear),
-        param(MAX_BPM, c"max_bpm", c"bpm", 60.0, 240.0, 180.0, ParamScale::Linear),
+        param(MAX_BPM, c"max_bpm", c"bpm", 60.0, 240.0, 150.0, ParamScale::Linear),
     ];
 
     fn new(sample_rate: f64, _max_block: usize) -> Result<Self, PluginError> {
@@ -401,10 +343,11 @@ impl Plugin for Segmenter {
             mode: Mode::Lung,
             min_cycle_s: 1.5,
             max_cycle_s: 8.0,
-            max_bpm: 180.0,
+            max_bpm: 150.0,
             hop: 1,
             s: State::default(),
             rate: PeriodTracker::new(),
+            heart: HeartHsmm::new(150.0),
         };
         s.configure();
         Ok(s)
@@ -448,7 +391,10 @@ impl Plugin for Segmenter {
                 self.max_cycle_s = value;
                 self.rate.cfg = self.period_config();
             }
-            MAX_BPM => self.max_bpm = value,
+            MAX_BPM => {
+                self.max_bpm = value;
+                self.heart.shortest_period_s = 60.0 / value;
+            }
             _ => return Err(PluginError::new("unknown parameter")),
         }
         Ok(())
@@ -467,6 +413,7 @@ impl Plugin for Segmenter {
     fn reset(&mut self) {
         self.s = self.fresh_state();
         self.rate.reset();
+        self.heart.reset();
     }
 }
 
