@@ -165,3 +165,39 @@ fn physionet2016_reads_six_sites_and_names_a_bad_reference_line() {
     assert_eq!(corpus.examples.len(), 35);
     assert!(corpus.warnings.len() == 1 && corpus.warnings[0].starts_with("1 recordings in REFERENCE.csv have no WAV"), "{:?}", corpus.warnings);
 }
+
+/// `--hold-out-site`: a site's folder is the test side, named on the card,
+/// and `eval --split test` scores exactly that site again.
+#[test]
+fn physionet2016_trains_with_one_site_held_out_and_eval_finds_it_again() {
+    let Some(data) = common::shared_data() else { return };
+    let dir = data.join("physionet2016");
+    let out = tempfile::tempdir().unwrap();
+    let auscult = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"));
+        c.env("AUSCULT_PLUGIN_PATH", common::plugin_dir());
+        c
+    };
+    let card = out.path().join("m");
+    let run = auscult()
+        .args(["train", "--task", "heart-abnormal", "--hold-out-site", "training-c", "--epochs", "1", "--max-steps", "2", "--channels", "4,8", "--data"])
+        .arg(&dir)
+        .arg("--out")
+        .arg(&card)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let text = std::fs::read_to_string(card.join("card.toml")).unwrap();
+    assert!(text.contains("split = \"site training-c held out\"") && text.contains("test_examples = 6"), "{text}");
+    assert!(text.contains("--hold-out-site training-c"), "the card's command names the site: {text}");
+    let eval = auscult().args(["eval", "--split", "test", "--model"]).arg(card.join("card.toml")).arg("--data").arg(&dir).arg("--plots").arg(out.path()).arg("--predictions").arg(out.path().join("p.csv")).output().unwrap();
+    assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
+    let rows = std::fs::read_to_string(out.path().join("p.csv")).unwrap();
+    let files: Vec<&str> = rows.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(files.len(), 6);
+    assert!(files.iter().all(|f| f.contains("/training-c/")), "{files:?}");
+    // A site that is not there: the sites that are.
+    let bad = auscult().args(["train", "--task", "heart-abnormal", "--hold-out-site", "training-z", "--epochs", "1", "--data"]).arg(&dir).arg("--out").arg(out.path().join("z")).output().unwrap();
+    let message = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && message.contains("no recordings in a folder named \"training-z\"") && message.contains("training-a, training-b"), "{message}");
+}

@@ -44,6 +44,11 @@ pub struct TrainArgs {
     /// SPRSound's training set against its 2022 inter-patient test set.
     #[arg(long)]
     official_split: bool,
+    /// Hold out every recording in the folder of this name and train on the
+    /// others (leave-one-site-out: PhysioNet 2016's training-a..f are its
+    /// six sites).
+    #[arg(long, value_name = "FOLDER", conflicts_with = "official_split")]
+    hold_out_site: Option<String>,
     /// Another set to train on as well, never validated or tested on; of
     /// a corpus with an official split, its training side only
     /// (lung-cycles: an ICBHI, SPRSound or KAUH directory, KAUH labelled
@@ -153,7 +158,7 @@ fn value_name(value: impl clap::ValueEnum) -> String {
 /// Options that cannot work are refused before any audio is read (feature
 /// extraction takes minutes on a whole set), each naming its option.
 fn check_options(args: &TrainArgs) -> anyhow::Result<()> {
-    if !args.official_split {
+    if !args.official_split && args.hold_out_site.is_none() {
         anyhow::ensure!(args.folds >= 2, "--folds {}: patient-disjoint folds need at least 2", args.folds);
         anyhow::ensure!(args.fold < args.folds, "--fold {}: folds are numbered 0 to {} (--folds {})", args.fold, args.folds - 1, args.folds);
     }
@@ -236,6 +241,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let init = args.init.as_deref().map(|name| warm_start_from(name, &cnn, &task.features, &corpus.classes)).transpose()?;
     let spec = if args.official_split {
         SplitSpec::official(&args.data, None)?
+    } else if let Some(site) = &args.hold_out_site {
+        SplitSpec::HoldOutSite { site: site.clone() }
     } else {
         SplitSpec::PatientFold { k: args.folds, fold: args.fold, seed: args.seed }
     };
@@ -455,7 +462,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 /// option that shapes the model, with the data named by its directory.
 fn command_line(args: &TrainArgs, task: &Task) -> String {
     format!(
-        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}{}{}{}{}{}{}{}{}",
+        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}",
         task.name,
         dir_name(&args.data),
         args.extra_train.as_ref().map_or(String::new(), |d| format!(" --extra-train DIR/{}", dir_name(d))),
@@ -476,6 +483,7 @@ fn command_line(args: &TrainArgs, task: &Task) -> String {
             _ => format!(" --n-fft {} --hop {} --n-mels {}", task.features.n_fft, task.features.hop, task.features.n_mels),
         },
         if args.official_split { " --official-split" } else { "" },
+        args.hold_out_site.as_ref().map_or(String::new(), |s| format!(" --hold-out-site {s}")),
         if args.runs > 1 { format!(" --runs {}", args.runs) } else { String::new() },
         if args.dropout != DEFAULT_DROPOUT { format!(" --dropout {}", args.dropout) } else { String::new() },
         if args.weight_decay > 0.0 { format!(" --weight-decay {}", args.weight_decay) } else { String::new() },

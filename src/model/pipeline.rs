@@ -22,6 +22,11 @@ pub enum SplitSpec {
     IcbhiOfficial,
     /// SPRSound's training set against one of its official test sets.
     SprsoundOfficial { test: Set },
+    /// Every recording in the folder named `site` held out, the other
+    /// folders trained on (PhysioNet 2016's `training-a`..`f` are its six
+    /// sites): leave-one-site-out, where recordings carry no patient ids
+    /// and the sites differ more than the classes do.
+    HoldOutSite { site: String },
 }
 
 impl SplitSpec {
@@ -30,6 +35,7 @@ impl SplitSpec {
             SplitSpec::PatientFold { k, fold, seed } => format!("patient-disjoint {k}-fold, fold {fold} held out, seed {seed}"),
             SplitSpec::IcbhiOfficial => "official ICBHI 2017 split".into(),
             SplitSpec::SprsoundOfficial { test } => format!("official SPRSound split, test set {}", test.name()),
+            SplitSpec::HoldOutSite { site } => format!("site {site} held out"),
         }
     }
 
@@ -59,6 +65,9 @@ impl SplitSpec {
         if let Some(test) = text.strip_prefix("official SPRSound split, test set ") {
             return Set::parse(test).map(|test| SplitSpec::SprsoundOfficial { test });
         }
+        if let Some(site) = text.strip_prefix("site ").and_then(|t| t.strip_suffix(" held out")) {
+            return Some(SplitSpec::HoldOutSite { site: site.to_string() });
+        }
         let rest = text.strip_prefix("patient-disjoint ")?;
         let (k, rest) = rest.split_once("-fold, fold ")?;
         let (fold, seed) = rest.split_once(" held out, seed ")?;
@@ -74,8 +83,26 @@ impl SplitSpec {
                 let in_set = |set: Set| corpus.examples.iter().enumerate().filter(|(_, e)| sets.get(&e.path) == Some(&set)).map(|(i, _)| i).collect();
                 split::Split { train: in_set(Set::Train), test: in_set(*test) }
             }
+            SplitSpec::HoldOutSite { site } => {
+                let (test, train): (Vec<usize>, Vec<usize>) = (0..corpus.examples.len()).partition(|&i| site_of(&corpus.examples[i].path) == *site);
+                if test.is_empty() {
+                    let mut sites: Vec<String> = corpus.examples.iter().map(|e| site_of(&e.path)).collect();
+                    sites.sort();
+                    sites.dedup();
+                    return Err(crate::datasets::DatasetError::Layout {
+                        path: data_dir.into(),
+                        reason: format!("no recordings in a folder named {site:?}; the sites here: {}", sites.join(", ")),
+                    });
+                }
+                split::Split { train, test }
+            }
         })
     }
+}
+
+/// The site of a recording: the name of the folder holding it.
+fn site_of(path: &Path) -> String {
+    path.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// Keeps the training side of a corpus that has an official split (ICBHI
