@@ -88,7 +88,12 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let card = &models[0].0.card;
-    let (task, corpus) = load_task(&card.task, &args.data)?;
+    let (task, mut corpus) = load_task(&card.task, &args.data)?;
+    // A model whose folds grouped files into blocks is scored, and its
+    // interval resampled, over the same blocks.
+    if let Some(block) = SplitSpec::parse(&card.training.split).and_then(|s| s.file_blocks()) {
+        auscult::datasets::split::group_by_file_number(&mut corpus, block)?;
+    }
     if corpus.classes != card.classes {
         bail!("{}: the data's classes {:?} are not the model's {:?}", args.data.display(), corpus.classes, card.classes);
     }

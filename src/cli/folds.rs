@@ -24,6 +24,9 @@ pub struct FoldsArgs {
     /// Number of patient-disjoint folds, as given to `train`.
     #[arg(long, default_value_t = 5, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..))]
     folds: usize,
+    /// Blocks of numbered files as patients, as given to `train --file-blocks`.
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    file_blocks: Option<usize>,
     /// The seed given to `train`.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -31,7 +34,10 @@ pub struct FoldsArgs {
 
 /// Writes `fold,patient,class,start_s,end_s,path` to stdout.
 pub fn run(args: &FoldsArgs) -> anyhow::Result<()> {
-    let (_task, corpus) = load_task(&args.task, &args.data)?;
+    let (_task, mut corpus) = load_task(&args.task, &args.data)?;
+    if let Some(block) = args.file_blocks {
+        auscult::datasets::split::group_by_file_number(&mut corpus, block)?;
+    }
     anyhow::ensure!(!corpus.examples.is_empty(), "{}: no examples found for task {}", args.data.display(), args.task);
     let mut fold_of = vec![usize::MAX; corpus.examples.len()];
     for fold in 0..args.folds {

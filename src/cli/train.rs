@@ -44,6 +44,12 @@ pub struct TrainArgs {
     /// SPRSound's training set against its 2022 inter-patient test set.
     #[arg(long)]
     official_split: bool,
+    /// For a set without patient ids whose files are numbered (the heart
+    /// set): count each block of this many consecutively numbered files of
+    /// a class as one patient, so that neighbouring files, which may come
+    /// from one source recording, stay on one side of every split.
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), conflicts_with_all = ["official_split", "hold_out_site"])]
+    file_blocks: Option<usize>,
     /// Hold out every recording in the folder of this name and train on the
     /// others (leave-one-site-out: PhysioNet 2016's training-a..f are its
     /// six sites).
@@ -221,6 +227,9 @@ fn warm_start_from(name: &str, cnn: &CnnConfig, features: &FeatureConfig, classe
 pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     check_options(args)?;
     let (mut task, mut corpus) = load_task(&args.task, &args.data)?;
+    if let Some(block) = args.file_blocks {
+        auscult::datasets::split::group_by_file_number(&mut corpus, block)?;
+    }
     anyhow::ensure!(
         !args.auxiliary_sounds || task.auxiliary.is_some(),
         "--auxiliary-sounds: task {} has no sound annotations to train on (lung-diagnosis has KAUH's)",
@@ -244,7 +253,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     } else if let Some(site) = &args.hold_out_site {
         SplitSpec::HoldOutSite { site: site.clone() }
     } else {
-        SplitSpec::PatientFold { k: args.folds, fold: args.fold, seed: args.seed }
+        SplitSpec::PatientFold { k: args.folds, fold: args.fold, seed: args.seed, file_blocks: args.file_blocks }
     };
     let split = spec.apply(&corpus, &args.data)?;
     anyhow::ensure!(split.shared_patients(&corpus).is_empty(), "split leaks patients: {:?}", split.shared_patients(&corpus));
@@ -462,7 +471,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 /// option that shapes the model, with the data named by its directory.
 fn command_line(args: &TrainArgs, task: &Task) -> String {
     format!(
-        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}",
+        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}",
         task.name,
         dir_name(&args.data),
         args.extra_train.as_ref().map_or(String::new(), |d| format!(" --extra-train DIR/{}", dir_name(d))),
@@ -484,6 +493,7 @@ fn command_line(args: &TrainArgs, task: &Task) -> String {
         },
         if args.official_split { " --official-split" } else { "" },
         args.hold_out_site.as_ref().map_or(String::new(), |s| format!(" --hold-out-site {s}")),
+        args.file_blocks.map_or(String::new(), |b| format!(" --file-blocks {b}")),
         if args.runs > 1 { format!(" --runs {}", args.runs) } else { String::new() },
         if args.dropout != DEFAULT_DROPOUT { format!(" --dropout {}", args.dropout) } else { String::new() },
         if args.weight_decay > 0.0 { format!(" --weight-decay {}", args.weight_decay) } else { String::new() },

@@ -13,6 +13,27 @@ use rand::SeedableRng;
 
 use super::{icbhi, Corpus};
 
+/// For a set without patient ids whose files are numbered (the heart set's
+/// `New_N_001.wav`): each file's patient becomes its folder and the block
+/// of `block` consecutive numbers it falls in (`N/0` for 1..=block), so
+/// that neighbouring files, which may be cut from one source recording,
+/// stay on one side of a split. A file name without a number is an error
+/// naming it.
+pub fn group_by_file_number(corpus: &mut Corpus, block: usize) -> Result<(), super::DatasetError> {
+    let block = block.max(1) as u64;
+    for e in &mut corpus.examples {
+        let stem = e.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let digits: String = stem.chars().rev().take_while(char::is_ascii_digit).collect::<Vec<_>>().into_iter().rev().collect();
+        let number: u64 = digits.parse().map_err(|_| super::DatasetError::Layout {
+            path: e.path.clone(),
+            reason: "the name ends in no number, so it cannot be grouped by number (--file-blocks)".into(),
+        })?;
+        let folder = e.path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        e.patient = format!("{folder}/{}", number.saturating_sub(1) / block);
+    }
+    Ok(())
+}
+
 /// Indices into `corpus.examples`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Split {
@@ -165,6 +186,23 @@ mod tests {
             }
         }
         Corpus { name: "t".into(), classes: vec!["a".into(), "b".into(), "c".into()], examples, warnings: vec![] }
+    }
+
+    #[test]
+    fn numbered_files_group_into_blocks_per_folder_and_a_name_without_a_number_is_named() {
+        let example = |path: &str| Example { path: path.into(), patient: path.into(), label: 0, span: None };
+        let mut c = Corpus {
+            name: "heart".into(),
+            classes: vec!["N".into()],
+            examples: vec![example("d/N/New_N_001.wav"), example("d/N/New_N_020.wav"), example("d/N/New_N_021.wav"), example("d/MS/New_MS_001.wav")],
+            warnings: vec![],
+        };
+        group_by_file_number(&mut c, 20).unwrap();
+        let patients: Vec<&str> = c.examples.iter().map(|e| e.patient.as_str()).collect();
+        assert_eq!(patients, ["N/0", "N/0", "N/1", "MS/0"]);
+        c.examples.push(example("d/N/notes.wav"));
+        let message = group_by_file_number(&mut c, 20).unwrap_err().to_string();
+        assert!(message.starts_with("d/N/notes.wav: ") && message.contains("--file-blocks"), "{message}");
     }
 
     #[test]

@@ -16,8 +16,10 @@ use super::features::{FeatureError, Preprocessor};
 /// `eval` can find them again.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SplitSpec {
-    /// Patient-disjoint k-fold: fold `fold` of `k` is held out.
-    PatientFold { k: usize, fold: usize, seed: u64 },
+    /// Patient-disjoint k-fold: fold `fold` of `k` is held out; with
+    /// `file_blocks`, patients are blocks of that many consecutively numbered
+    /// files (see `split::group_by_file_number`).
+    PatientFold { k: usize, fold: usize, seed: u64, file_blocks: Option<usize> },
     /// The official ICBHI 2017 split (by recording).
     IcbhiOfficial,
     /// SPRSound's training set against one of its official test sets.
@@ -29,10 +31,25 @@ pub enum SplitSpec {
     HoldOutSite { site: String },
 }
 
+/// How a split's description names its file blocks.
+const BLOCKS: &str = ", patients = blocks of ";
+const BLOCKS_END: &str = " numbered files";
+
 impl SplitSpec {
+    /// The file blocks a split groups patients by, if any.
+    pub fn file_blocks(&self) -> Option<usize> {
+        match self {
+            SplitSpec::PatientFold { file_blocks, .. } => *file_blocks,
+            _ => None,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
-            SplitSpec::PatientFold { k, fold, seed } => format!("patient-disjoint {k}-fold, fold {fold} held out, seed {seed}"),
+            SplitSpec::PatientFold { k, fold, seed, file_blocks } => format!(
+                "patient-disjoint {k}-fold, fold {fold} held out, seed {seed}{}",
+                file_blocks.map_or(String::new(), |b| format!("{BLOCKS}{b}{BLOCKS_END}"))
+            ),
             SplitSpec::IcbhiOfficial => "official ICBHI 2017 split".into(),
             SplitSpec::SprsoundOfficial { test } => format!("official SPRSound split, test set {}", test.name()),
             SplitSpec::HoldOutSite { site } => format!("site {site} held out"),
@@ -70,13 +87,22 @@ impl SplitSpec {
         }
         let rest = text.strip_prefix("patient-disjoint ")?;
         let (k, rest) = rest.split_once("-fold, fold ")?;
-        let (fold, seed) = rest.split_once(" held out, seed ")?;
-        Some(SplitSpec::PatientFold { k: k.parse().ok()?, fold: fold.parse().ok()?, seed: seed.parse().ok()? })
+        let (fold, rest) = rest.split_once(" held out, seed ")?;
+        let (seed, file_blocks) = match rest.split_once(BLOCKS) {
+            Some((seed, blocks)) => (seed, Some(blocks.strip_suffix(BLOCKS_END)?.parse().ok()?)),
+            None => (rest, None),
+        };
+        Some(SplitSpec::PatientFold { k: k.parse().ok()?, fold: fold.parse().ok()?, seed: seed.parse().ok()?, file_blocks })
     }
 
     pub fn apply(&self, corpus: &Corpus, data_dir: &Path) -> Result<split::Split, crate::datasets::DatasetError> {
         Ok(match self {
-            SplitSpec::PatientFold { k, fold, seed } => split::patient_kfold(corpus, *k, *fold, *seed),
+            SplitSpec::PatientFold { k, fold, seed, file_blocks: None } => split::patient_kfold(corpus, *k, *fold, *seed),
+            SplitSpec::PatientFold { k, fold, seed, file_blocks: Some(block) } => {
+                let mut grouped = corpus.clone();
+                split::group_by_file_number(&mut grouped, *block)?;
+                split::patient_kfold(&grouped, *k, *fold, *seed)
+            }
             SplitSpec::IcbhiOfficial => split::icbhi_official(corpus, &crate::datasets::icbhi::official_split(data_dir)?).0,
             SplitSpec::SprsoundOfficial { test } => {
                 let sets = sprsound::official_sets(data_dir)?;
@@ -155,4 +181,22 @@ pub fn mel_dataset(
 /// leave plugins in.
 pub fn plugin_search() -> SearchPath {
     SearchPath::standard(&[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_split_reads_back_from_its_description() {
+        for spec in [
+            SplitSpec::PatientFold { k: 5, fold: 2, seed: 7, file_blocks: None },
+            SplitSpec::PatientFold { k: 5, fold: 0, seed: 1, file_blocks: Some(20) },
+            SplitSpec::IcbhiOfficial,
+            SplitSpec::SprsoundOfficial { test: Set::Test2023 },
+            SplitSpec::HoldOutSite { site: "training-e".into() },
+        ] {
+            assert_eq!(SplitSpec::parse(&spec.describe()), Some(spec.clone()), "{}", spec.describe());
+        }
+    }
 }
