@@ -20,7 +20,8 @@ fn bench_plugins(c: &mut Criterion) {
         let lib = PluginLibrary::load(&common::plugin(name)).expect("loading plugin");
         for rate in [4000.0, 44100.0] {
             let n = rate as usize;
-            let input: Vec<f32> = common::sine(200.0, 0.3, rate, n).iter().enumerate().map(|(i, x)| x + 0.05 * ((i * 7919 % 1000) as f32 / 500.0 - 1.0)).collect();
+            let input: Vec<f32> =
+                common::sine(200.0, 0.3, rate, n).iter().enumerate().map(|(i, x)| x + 0.05 * ((i * 7919 % 1000) as f32 / 500.0 - 1.0)).collect();
             let mut inst = PluginInstance::new(lib.clone(), rate, BLOCK).expect("create");
             if let Some(m) = mode {
                 inst.set_param(lib.info().param("mode").expect("mode").id, m).expect("mode");

@@ -194,13 +194,18 @@ pub fn murmur_score(pairs: &[(usize, usize)], weights: &[f64], resamples: usize,
     let confusion = confusion_of(&mut pairs.iter().copied());
     let interval = (pairs.len() >= 2 && resamples > 0).then(|| {
         let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
-        let mut was: Vec<f64> = (0..resamples)
-            .map(|_| weighted_accuracy(&confusion_of(&mut (0..pairs.len()).map(|_| pairs[rng.random_range(0..pairs.len())])), weights))
-            .collect();
+        let mut was: Vec<f64> =
+            (0..resamples).map(|_| weighted_accuracy(&confusion_of(&mut (0..pairs.len()).map(|_| pairs[rng.random_range(0..pairs.len())])), weights)).collect();
         was.sort_by(f64::total_cmp);
         Interval { low: was[(resamples as f64 * 0.025) as usize], high: was[((resamples as f64 * 0.975) as usize).min(resamples - 1)] }
     });
-    MurmurScore { patients: pairs.len(), weighted_accuracy: weighted_accuracy(&confusion, weights), balanced_accuracy: balanced_accuracy(&confusion), confusion, interval }
+    MurmurScore {
+        patients: pairs.len(),
+        weighted_accuracy: weighted_accuracy(&confusion, weights),
+        balanced_accuracy: balanced_accuracy(&confusion),
+        confusion,
+        interval,
+    }
 }
 
 /// The mean recall of the classes present (`confusion[true][predicted]`).
@@ -276,12 +281,7 @@ pub fn patient_bootstrap<K: std::hash::Hash + Eq>(
         let at = |q: f64| v[((q * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
         Interval { low: at(0.025), high: at(0.975) }
     };
-    Some(PatientBootstrap {
-        patients: n,
-        resamples,
-        balanced_accuracy: interval(bas),
-        icbhi_score: icbhi.then(|| interval(scores)),
-    })
+    Some(PatientBootstrap { patients: n, resamples, balanced_accuracy: interval(bas), icbhi_score: icbhi.then(|| interval(scores)) })
 }
 
 pub fn argmax(p: &[f32]) -> usize {
@@ -365,15 +365,10 @@ pub fn roc_curve(scores: &[f32], positive: &[bool]) -> Option<Vec<(f64, f64)>> {
 impl Report {
     /// A plain-text summary as `auscult eval` prints it.
     pub fn to_text(&self) -> String {
-        let mut s = format!(
-            "n = {}   accuracy {:.3}   balanced accuracy {:.3}   macro F1 {:.3}\n",
-            self.n, self.accuracy, self.balanced_accuracy, self.macro_f1
-        );
+        let mut s =
+            format!("n = {}   accuracy {:.3}   balanced accuracy {:.3}   macro F1 {:.3}\n", self.n, self.accuracy, self.balanced_accuracy, self.macro_f1);
         if let Some(i) = &self.icbhi {
-            s.push_str(&format!(
-                "ICBHI: specificity {:.3}   sensitivity {:.3}   score {:.3}\n",
-                i.specificity, i.sensitivity, i.icbhi_score
-            ));
+            s.push_str(&format!("ICBHI: specificity {:.3}   sensitivity {:.3}   score {:.3}\n", i.specificity, i.sensitivity, i.icbhi_score));
         }
         for t in &self.sprsound {
             s.push_str(&format!(
@@ -403,10 +398,7 @@ impl Report {
         s.push_str(&format!("\n{:<16} {:>7} {:>9} {:>7} {:>7} {:>7}\n", "class", "support", "precision", "recall", "F1", "AUC"));
         for m in &self.per_class {
             let auc = m.roc_auc.map_or("—".to_string(), |a| format!("{a:.3}"));
-            s.push_str(&format!(
-                "{:<16} {:>7} {:>9.3} {:>7.3} {:>7.3} {:>7}\n",
-                m.class, m.support, m.precision, m.recall, m.f1, auc
-            ));
+            s.push_str(&format!("{:<16} {:>7} {:>9.3} {:>7.3} {:>7.3} {:>7}\n", m.class, m.support, m.precision, m.recall, m.f1, auc));
         }
         s.push_str("\nconfusion (rows: true, columns: predicted)\n");
         let width = self.per_class.iter().map(|m| m.class.len()).max().unwrap_or(4).clamp(4, 16);

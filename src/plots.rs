@@ -89,15 +89,8 @@ pub fn roc_svg(report: &Report, truth: &[usize], probs: &[Vec<f32>], title: &str
         .y_label_area_size(50)
         .build_cartesian_2d(0.0..1.0f64, 0.0..1.0f64)
         .map_err(|e| err(e.to_string()))?;
-    chart
-        .configure_mesh()
-        .x_desc("false positive rate")
-        .y_desc("true positive rate")
-        .draw()
-        .map_err(|e| err(e.to_string()))?;
-    chart
-        .draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK.mix(0.3)))
-        .map_err(|e| err(e.to_string()))?;
+    chart.configure_mesh().x_desc("false positive rate").y_desc("true positive rate").draw().map_err(|e| err(e.to_string()))?;
+    chart.draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK.mix(0.3))).map_err(|e| err(e.to_string()))?;
     for (c, metrics) in report.per_class.iter().enumerate() {
         let scores: Vec<f32> = probs.iter().map(|p| p[c]).collect();
         let positive: Vec<bool> = truth.iter().map(|&t| t == c).collect();

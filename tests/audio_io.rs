@@ -24,11 +24,7 @@ fn auscult() -> Command {
 
 /// The one session directory under `parent` whose state is `state`.
 fn session_dirs(parent: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(parent)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("session.toml").is_file())
-        .collect();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(parent).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("session.toml").is_file()).collect();
     dirs.sort();
     dirs
 }
@@ -107,14 +103,8 @@ fn a_recording_killed_with_sigkill_keeps_all_but_the_last_second_and_is_recovere
     let rate = source.sample_rate as usize;
 
     // Replay at real-time pace, so the process is mid-recording when killed.
-    let mut child = auscult()
-        .args(["record", "--input", SAMPLE, "--out"])
-        .arg(&out)
-        .current_dir(repo())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut child =
+        auscult().args(["record", "--input", SAMPLE, "--out"]).arg(&out).current_dir(repo()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert!(line.starts_with("recording"), "{line}");
@@ -131,20 +121,11 @@ fn a_recording_killed_with_sigkill_keeps_all_but_the_last_second_and_is_recovere
     let as_left = decode_file(&wav).expect("the WAV left by kill -9 decodes");
     let on_disk = frames_on_disk(&wav);
     assert!(as_left.samples.len() >= rate, "recorded at least a second: {}", as_left.samples.len());
-    assert!(
-        on_disk - as_left.samples.len() <= rate,
-        "the header lags the data by {} frames, more than a second",
-        on_disk - as_left.samples.len()
-    );
+    assert!(on_disk - as_left.samples.len() <= rate, "the header lags the data by {} frames, more than a second", on_disk - as_left.samples.len());
     assert_eq!(as_left.samples[..], source.samples[..as_left.samples.len()]);
 
     // The next start repairs it: every complete frame on disk, unchanged.
-    let next = auscult()
-        .args(["record", "--input", SAMPLE, "--fast", "--duration", "0.5", "--out"])
-        .arg(&out)
-        .current_dir(repo())
-        .output()
-        .unwrap();
+    let next = auscult().args(["record", "--input", SAMPLE, "--fast", "--duration", "0.5", "--out"]).arg(&out).current_dir(repo()).output().unwrap();
     let stderr = String::from_utf8_lossy(&next.stderr);
     assert!(next.status.success(), "{stderr}");
     assert!(stderr.contains("recovered unfinished session"), "{stderr}");
@@ -186,7 +167,6 @@ fn record_annotates_the_cycles_the_chain_finds_and_keeps_the_chain() {
     assert_eq!(meta.locations[0].location, "P L M");
     assert!(meta.chain.unwrap().contains("segment"));
 }
-
 
 // --- Decoding errors: each names the file and the problem. ---
 

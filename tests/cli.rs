@@ -101,15 +101,7 @@ fn process_runs_a_chain_and_writes_events() {
     let chain = dir.path().join("chain.toml");
     std::fs::write(&chain, "[[chain]]\nplugin = \"gain\"\nparams = { gain_db = -20.0 }\n\n[[chain]]\nplugin = \"faulty\"\n").unwrap();
     let (output, events) = (dir.path().join("out.wav"), dir.path().join("events.csv"));
-    let out = auscult()
-        .args(["process", "--block", "1000", "--chain"])
-        .arg(&chain)
-        .arg(&input)
-        .arg(&output)
-        .arg("--events")
-        .arg(&events)
-        .output()
-        .unwrap();
+    let out = auscult().args(["process", "--block", "1000", "--chain"]).arg(&chain).arg(&input).arg(&output).arg("--events").arg(&events).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (samples, _) = read_f32(&output);
     let peak = samples.iter().fold(0f32, |m, x| m.max(x.abs()));
@@ -117,7 +109,10 @@ fn process_runs_a_chain_and_writes_events() {
     let csv = std::fs::read_to_string(&events).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], "time_s,sample,kind,plugin");
-    assert_eq!(&lines[1..], ["0.000000,0,cycle_start,faulty", "0.250000,1000,cycle_start,faulty", "0.500000,2000,cycle_start,faulty", "0.750000,3000,cycle_start,faulty"]);
+    assert_eq!(
+        &lines[1..],
+        ["0.000000,0,cycle_start,faulty", "0.250000,1000,cycle_start,faulty", "0.500000,2000,cycle_start,faulty", "0.750000,3000,cycle_start,faulty"]
+    );
 }
 
 #[test]

@@ -111,7 +111,11 @@ fn broken_circor_copies_give_errors_naming_file_and_line_or_counted_skips() {
     }
     let corpus = CirCor.load(dir.path()).unwrap();
     assert_eq!((corpus.examples.len(), corpus.patients().len()), (16, 7));
-    assert!(corpus.warnings.iter().any(|w| w.starts_with("1 patients in the table have no recording") && w.contains("69060 at training_data.csv line 5")), "{:?}", corpus.warnings);
+    assert!(
+        corpus.warnings.iter().any(|w| w.starts_with("1 patients in the table have no recording") && w.contains("69060 at training_data.csv line 5")),
+        "{:?}",
+        corpus.warnings
+    );
 
     // A malformed row: an error naming the file and its line.
     let dir = copy_of(&src);
@@ -190,14 +194,33 @@ fn physionet2016_trains_with_one_site_held_out_and_eval_finds_it_again() {
     let text = std::fs::read_to_string(card.join("card.toml")).unwrap();
     assert!(text.contains("split = \"site training-c held out\"") && text.contains("test_examples = 6"), "{text}");
     assert!(text.contains("--hold-out-site training-c"), "the card's command names the site: {text}");
-    let eval = auscult().args(["eval", "--split", "test", "--model"]).arg(card.join("card.toml")).arg("--data").arg(&dir).arg("--plots").arg(out.path()).arg("--predictions").arg(out.path().join("p.csv")).output().unwrap();
+    let eval = auscult()
+        .args(["eval", "--split", "test", "--model"])
+        .arg(card.join("card.toml"))
+        .arg("--data")
+        .arg(&dir)
+        .arg("--plots")
+        .arg(out.path())
+        .arg("--predictions")
+        .arg(out.path().join("p.csv"))
+        .output()
+        .unwrap();
     assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
     let rows = std::fs::read_to_string(out.path().join("p.csv")).unwrap();
     let files: Vec<&str> = rows.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
     assert_eq!(files.len(), 6);
     assert!(files.iter().all(|f| f.contains("/training-c/")), "{files:?}");
     // A site that is not there: the sites that are.
-    let bad = auscult().args(["train", "--task", "heart-abnormal", "--hold-out-site", "training-z", "--epochs", "1", "--data"]).arg(&dir).arg("--out").arg(out.path().join("z")).output().unwrap();
+    let bad = auscult()
+        .args(["train", "--task", "heart-abnormal", "--hold-out-site", "training-z", "--epochs", "1", "--data"])
+        .arg(&dir)
+        .arg("--out")
+        .arg(out.path().join("z"))
+        .output()
+        .unwrap();
     let message = String::from_utf8_lossy(&bad.stderr);
-    assert!(!bad.status.success() && message.contains("no recordings in a folder named \"training-z\"") && message.contains("training-a, training-b"), "{message}");
+    assert!(
+        !bad.status.success() && message.contains("no recordings in a folder named \"training-z\"") && message.contains("training-a, training-b"),
+        "{message}"
+    );
 }

@@ -97,7 +97,15 @@ fn compare(file: &str, label: &str, params: &[(&str, f64)]) {
     for (&y, &t) in ours_f.iter().zip(&theirs) {
         let v = f64::from(y) * 32767.5;
         let (lo, hi) = (f64::from(t), f64::from(t) + 1.0);
-        let outside = if t == 32767 || t == -32768 { 0.0 } else if v < lo { lo - v } else if v >= hi { v - hi } else { 0.0 };
+        let outside = if t == 32767 || t == -32768 {
+            0.0
+        } else if v < lo {
+            lo - v
+        } else if v >= hi {
+            v - hi
+        } else {
+            0.0
+        };
         worst = worst.max(outside / 32767.5);
     }
     let exact = ours_f.iter().zip(&theirs).filter(|(&y, &t)| to_short(y) == t).count();

@@ -13,6 +13,7 @@ use auscult::datasets::heart::HeartFolders;
 use auscult::datasets::icbhi::{Icbhi, IcbhiTask};
 use auscult::datasets::kauh::{Kauh, KauhSounds};
 use auscult::datasets::{split, Corpus, DatasetLoader};
+use auscult::host::SearchPath;
 use auscult::model::card::{self, Architecture, ModelCard, Normalization, Training};
 use auscult::model::data::{MelBatcher, MelDataset};
 use auscult::model::features::{LogMel, Preprocessor};
@@ -21,7 +22,6 @@ use auscult::model::model::{CnnConfig, Pooling};
 use auscult::model::pipeline::mel_dataset;
 use auscult::model::tasks;
 use auscult::model::training::{self, TrainConfig, TrainData};
-use auscult::host::SearchPath;
 use burn::module::Module;
 
 /// `auscult train OPTIONS --data DATA --out OUT`, finding the workspace's plugins.
@@ -100,7 +100,15 @@ fn a_few_training_steps_on_real_recordings_lower_the_loss() {
     // examples the validation loss can stall for `patience` epochs by chance.
     let config = TrainConfig { epochs: 100, batch_size: set.len(), augment: None, max_steps: Some(12), patience: usize::MAX, ..TrainConfig::default() };
     let mut losses = Vec::new();
-    training::train(&CnnConfig::new(4), &config, &batcher, TrainData { train: &set, validation: &set, classes: &corpus.classes }, &default_device(), |_| {}, |_, l| losses.push(l));
+    training::train(
+        &CnnConfig::new(4),
+        &config,
+        &batcher,
+        TrainData { train: &set, validation: &set, classes: &corpus.classes },
+        &default_device(),
+        |_| {},
+        |_, l| losses.push(l),
+    );
     assert_eq!(losses.len(), 12);
     let first = (losses[0] + losses[1]) / 2.0;
     let last = (losses[10] + losses[11]) / 2.0;
@@ -112,7 +120,8 @@ fn train_tiny(data: &Path, dir: &Path, pooling: Pooling) -> std::path::PathBuf {
     let (corpus, set, batcher) = tiny_heart(data);
     let cnn = CnnConfig::new(4).with_channels(vec![8, 16]).with_pooling(pooling);
     let config = TrainConfig { epochs: 1, batch_size: 8, max_steps: Some(3), ..TrainConfig::default() };
-    let trained = training::train(&cnn, &config, &batcher, TrainData { train: &set, validation: &set, classes: &corpus.classes }, &default_device(), |_| {}, |_, _| {});
+    let trained =
+        training::train(&cnn, &config, &batcher, TrainData { train: &set, validation: &set, classes: &corpus.classes }, &default_device(), |_| {}, |_, _| {});
     let bytes = weights_bytes(&trained.model).unwrap();
     std::fs::write(dir.join("model.bpk"), &bytes).unwrap();
     let task = tasks::task("heart").unwrap();
@@ -369,7 +378,11 @@ fn an_ensemble_predicts_the_mean_of_its_members_and_checks_each_ones_weights() {
     assert_eq!(card.members[0].weights, "model-2.bpk");
     assert!(out_dir.join("training-log-2.csv").is_file());
     // The command on the card trains the same ensemble again.
-    assert!(card.training.command.contains("--runs 2 --dropout 0.4 --weight-decay 0.001 --lr-schedule cosine --balance sampling --mixup"), "{}", card.training.command);
+    assert!(
+        card.training.command.contains("--runs 2 --dropout 0.4 --weight-decay 0.001 --lr-schedule cosine --balance sampling --mixup"),
+        "{}",
+        card.training.command
+    );
     assert_eq!(card.architecture.dropout, 0.4);
 
     // Each member alone, under a card of its own.
@@ -400,11 +413,8 @@ fn an_ensemble_predicts_the_mean_of_its_members_and_checks_each_ones_weights() {
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
-        let rows: Vec<Vec<f64>> = csv::Reader::from_path(predictions)
-            .unwrap()
-            .records()
-            .map(|r| r.unwrap().iter().skip(5).map(|v| v.parse().unwrap()).collect())
-            .collect();
+        let rows: Vec<Vec<f64>> =
+            csv::Reader::from_path(predictions).unwrap().records().map(|r| r.unwrap().iter().skip(5).map(|v| v.parse().unwrap()).collect()).collect();
         (report, rows)
     };
     let (report, both) = eval(&card_path, "both");
@@ -568,7 +578,8 @@ fn init_starts_from_a_shipped_model_and_the_card_says_so() {
     // The shipped heart model's own settings and held-out fold, one step:
     // too little to learn the task from a random start (4 classes: chance
     // is 0.25), so a high figure is the shipped weights carried over.
-    let options = ["--task", "heart", "--epochs", "1", "--max-steps", "1", "--channels", "8,16,32,64", "--pooling", "mean-std", "--select", "loss", "--init", "heart"];
+    let options =
+        ["--task", "heart", "--epochs", "1", "--max-steps", "1", "--channels", "8,16,32,64", "--pooling", "mean-std", "--select", "loss", "--init", "heart"];
     let out = train_cli(options, &data.join("heart-yaseen2018"), &out_dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -650,10 +661,7 @@ fn a_model_others_could_have_replaced_is_refused() {
     for (file, mode) in [(&weights, 0o664), (&card_path, 0o646)] {
         std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode)).unwrap();
         let err = Classifier::load(&card_path).err().expect("a writable model file loads").to_string();
-        assert!(
-            err.contains(&file.display().to_string()) && err.contains("group- or world-writable") && err.contains("chmod go-w"),
-            "{err}"
-        );
+        assert!(err.contains(&file.display().to_string()) && err.contains("group- or world-writable") && err.contains("chmod go-w"), "{err}");
         std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
 }

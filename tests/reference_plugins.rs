@@ -56,7 +56,13 @@ fn output_is_finite_for_any_finite_input() {
                     .map(|i| match (trial, i % 97) {
                         (0, _) => rng.random_range(-1e6f32..1e6),
                         (1, _) => f32::MIN_POSITIVE * rng.random_range(-4.0f32..4.0),
-                        (2, k) => if k < 50 { 1.0 } else { -1.0 },
+                        (2, k) => {
+                            if k < 50 {
+                                1.0
+                            } else {
+                                -1.0
+                            }
+                        }
                         (3, _) => 0.0,
                         _ => rng.random_range(-1.0f32..1.0),
                     })
@@ -185,7 +191,8 @@ fn process_works_with_each_plugin_on_every_shared_recording() {
     let Some(data) = shared_data() else { return };
     let mut files: Vec<std::path::PathBuf> = Vec::new();
     for sub in ["icbhi/audio_and_txt_files", "kauh/audio", "heart-yaseen2018/N", "heart-yaseen2018/MR", "heart-yaseen2018/MS", "heart-yaseen2018/MVP"] {
-        let mut v: Vec<_> = std::fs::read_dir(data.join(sub)).unwrap().filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "wav")).collect();
+        let mut v: Vec<_> =
+            std::fs::read_dir(data.join(sub)).unwrap().filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "wav")).collect();
         v.sort();
         files.extend(v);
     }
@@ -235,12 +242,16 @@ fn denoise_corpus(data: &Path) -> Vec<std::path::PathBuf> {
     let slice = std::env::var("AUSCULT_DENOISE_SLICE").unwrap_or_default();
     let (slice, all) = (slice.parse::<usize>().unwrap_or(0), slice == "all");
     let mut files = Vec::new();
-    for (sub, take) in [("kauh/audio", 12), ("icbhi/audio_and_txt_files", 6), ("heart-yaseen2018/N", 6), ("heart-yaseen2018/MR", 6), ("heart-yaseen2018/MS", 0), ("heart-yaseen2018/MVP", 0)] {
-        let mut v: Vec<_> = std::fs::read_dir(data.join(sub))
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "wav"))
-            .collect();
+    for (sub, take) in [
+        ("kauh/audio", 12),
+        ("icbhi/audio_and_txt_files", 6),
+        ("heart-yaseen2018/N", 6),
+        ("heart-yaseen2018/MR", 6),
+        ("heart-yaseen2018/MS", 0),
+        ("heart-yaseen2018/MVP", 0),
+    ] {
+        let mut v: Vec<_> =
+            std::fs::read_dir(data.join(sub)).unwrap().filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "wav")).collect();
         v.sort();
         let take = if all { v.len() } else { take };
         files.extend(v.into_iter().skip(slice * take).take(take));
@@ -316,7 +327,11 @@ fn denoise_improves_the_snr_of_real_recordings_in_white_noise_by_6_db() {
         // input is, beside the clean-input test's figure for clean input.
         let spread = frame_power_spread_db(&noisy, rate);
         noisy_spread = noisy_spread.max(spread);
-        println!("{before:>6.2} dB -> {after:>6.2} dB  (+{:.2}; automatic profile +{auto:.2}; frame power spread {spread:.1} dB)  {}", after - before, file.display());
+        println!(
+            "{before:>6.2} dB -> {after:>6.2} dB  (+{:.2}; automatic profile +{auto:.2}; frame power spread {spread:.1} dB)  {}",
+            after - before,
+            file.display()
+        );
         gains.push((after - before, file.clone()));
     }
     let worst = gains.iter().map(|g| g.0).fold(f64::INFINITY, f64::min);
@@ -338,12 +353,7 @@ fn denoise_improves_the_snr_of_real_recordings_in_white_noise_by_6_db() {
 /// sound throughout, which a stationary-noise gate cannot tell from noise.
 fn frame_power_spread_db(x: &[f32], rate: f64) -> f64 {
     let (win, hop) = ((0.064 * rate) as usize, (0.016 * rate) as usize);
-    let mut power: Vec<f64> = x
-        .windows(win)
-        .step_by(hop)
-        .map(|w| w.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>())
-        .filter(|&p| p > 0.0)
-        .collect();
+    let mut power: Vec<f64> = x.windows(win).step_by(hop).map(|w| w.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>()).filter(|&p| p > 0.0).collect();
     power.sort_by(f64::total_cmp);
     let at = |q: f64| power[((power.len() - 1) as f64 * q).round() as usize];
     10.0 * (at(0.95) / at(0.05)).log10()

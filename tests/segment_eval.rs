@@ -38,11 +38,8 @@ fn match_boundaries(detected: &[f64], reference: &[f64]) -> (usize, usize, usize
     let mut used = vec![false; reference.len()];
     let mut tp = 0;
     for &d in detected {
-        let best = reference
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| !used[*i] && (*r - d).abs() <= TOLERANCE_S)
-            .min_by(|a, b| (a.1 - d).abs().total_cmp(&(b.1 - d).abs()));
+        let best =
+            reference.iter().enumerate().filter(|(i, r)| !used[*i] && (*r - d).abs() <= TOLERANCE_S).min_by(|a, b| (a.1 - d).abs().total_cmp(&(b.1 - d).abs()));
         if let Some((i, _)) = best {
             used[i] = true;
             tp += 1;
@@ -71,7 +68,8 @@ const LUNG_DESIGN_PATIENTS: [&str; 5] = ["103", "105", "106", "128", "154"];
 fn lung_mode_cycle_boundaries_on_icbhi() {
     let Some(data) = common::shared_data() else { return };
     let dir = data.join("icbhi/audio_and_txt_files");
-    let mut wavs: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "wav")).collect();
+    let mut wavs: Vec<_> =
+        std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "wav")).collect();
     wavs.sort();
     // [design, held out] × [ours, baseline]: (true positives, detected, reference)
     let mut split = [[(0, 0, 0); 2]; 2];
@@ -89,9 +87,8 @@ fn lung_mode_cycle_boundaries_on_icbhi() {
             .collect();
         let reference = unique_sorted(cycles.iter().flat_map(|&(a, b)| [a, b]).collect());
         let (events, rate, duration) = segment(wav, 0.0);
-        let detected = unique_sorted(
-            events.iter().filter(|e| matches!(e.kind, EventKind::CycleStart | EventKind::CycleEnd)).map(|e| e.sample as f64 / rate).collect(),
-        );
+        let detected =
+            unique_sorted(events.iter().filter(|e| matches!(e.kind, EventKind::CycleStart | EventKind::CycleEnd)).map(|e| e.sample as f64 / rate).collect());
         let m = match_boundaries(&detected, &reference);
         add(&mut split[group][0], m);
         // Baseline: a boundary every mean annotated cycle length.

@@ -36,10 +36,8 @@ fn allocations() -> usize {
 #[test]
 fn streaming_push_does_not_allocate() {
     for pad_mode in ["constant", "reflect"] {
-        let config: MelConfig = toml::from_str(&format!(
-            "sample_rate = 4000\nn_fft = 256\nhop = 64\nn_mels = 64\nfmin = 50.0\nfmax = 2000.0\npad_mode = \"{pad_mode}\""
-        ))
-        .unwrap();
+        let config: MelConfig =
+            toml::from_str(&format!("sample_rate = 4000\nn_fft = 256\nhop = 64\nn_mels = 64\nfmin = 50.0\nfmax = 2000.0\npad_mode = \"{pad_mode}\"")).unwrap();
         let mut stream = StreamingMel::new(config).unwrap();
         let signal: Vec<f32> = (0..40_000).map(|i| ((i as f32) * 0.05).sin() * 0.3).collect();
         let mut frames = 0usize;

@@ -446,9 +446,7 @@ fn annotations_labels_and_chain_edits_are_on_the_recordings_clock() {
     // Each annotation, moved by the recording's place in the input, is a
     // cycle the TUI showed (to its two decimals).
     let matches = |origin: f64| {
-        annotations.iter().all(|a| {
-            shown.iter().any(|c| (c.start_s - (a.start_s + origin)).abs() <= 0.006 && (c.end_s - (a.end_s + origin)).abs() <= 0.006)
-        })
+        annotations.iter().all(|a| shown.iter().any(|c| (c.start_s - (a.start_s + origin)).abs() <= 0.006 && (c.end_s - (a.end_s + origin)).abs() <= 0.006))
     };
     let origin = (0..4)
         .map(|k| at as f64 / rate + k as f64 * period)

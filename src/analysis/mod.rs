@@ -25,12 +25,27 @@ use crate::model::live::{LiveModel, LivePrediction};
 /// What the UI asks of the analysis thread.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    SetBypass { slot: usize, bypass: bool },
-    MoveSlot { from: usize, to: usize },
+    SetBypass {
+        slot: usize,
+        bypass: bool,
+    },
+    MoveSlot {
+        from: usize,
+        to: usize,
+    },
     /// Set a parameter to `value` (plain units).
-    SetParam { slot: usize, id: u32, value: f64 },
-    ClearFault { slot: usize },
-    StartRecording { out: PathBuf, location: Option<String> },
+    SetParam {
+        slot: usize,
+        id: u32,
+        value: f64,
+    },
+    ClearFault {
+        slot: usize,
+    },
+    StartRecording {
+        out: PathBuf,
+        location: Option<String>,
+    },
     StopRecording,
     MarkLocation(String),
     /// Label the current cycle.
@@ -87,19 +102,40 @@ pub enum Update {
     Envelope(Vec<f32>),
     /// A breath cycle, numbered from the start of the input (1, 2, ...),
     /// in seconds of analysed audio (the clock of `Envelope` and `Mel`).
-    Cycle { number: u64, start_s: f64, end_s: f64 },
+    Cycle {
+        number: u64,
+        start_s: f64,
+        end_s: f64,
+    },
     /// A heart beat, numbered from the start of the input: S1 time and the
     /// heart rate the segmenter measured.
-    Beat { number: u64, s1_s: f64, bpm: f32 },
+    Beat {
+        number: u64,
+        s1_s: f64,
+        bpm: f32,
+    },
     Chain(Vec<SlotView>),
     Status(Status),
     RecordingStarted(PathBuf),
-    RecordingSaved { dir: PathBuf, seconds: f64 },
+    RecordingSaved {
+        dir: PathBuf,
+        seconds: f64,
+    },
     /// Cycle `number` was labelled; its times are seconds into the
     /// session's `audio.wav`, as saved.
-    Labelled { number: u64, start_s: f64, end_s: f64, label: CycleClass },
+    Labelled {
+        number: u64,
+        start_s: f64,
+        end_s: f64,
+        label: CycleClass,
+    },
     /// A model's verdict on a cycle or a window, class probabilities.
-    Prediction { scored: Scored, start_s: f64, end_s: f64, probabilities: Vec<f32> },
+    Prediction {
+        scored: Scored,
+        start_s: f64,
+        end_s: f64,
+        probabilities: Vec<f32>,
+    },
     /// A notice or error for the status line.
     Message(String),
     /// The input has ended, and why.
@@ -150,14 +186,7 @@ const BLOCK: usize = 512;
 /// Runs until [`Command::Quit`] or the UI hangs up. Starts the recorder
 /// thread on `source` and joins it before returning, so that a session open
 /// at quit is closed by then.
-pub fn run(
-    source: Source,
-    mut chain: Chain,
-    mut model: Option<LiveModel>,
-    config: AnalysisConfig,
-    commands: Receiver<Command>,
-    updates: Sender<Update>,
-) {
+pub fn run(source: Source, mut chain: Chain, mut model: Option<LiveModel>, config: AnalysisConfig, commands: Receiver<Command>, updates: Sender<Update>) {
     let (recorder, mut input) = match recorder::spawn(source, updates.clone(), recorder::RecorderOptions::default()) {
         Ok(started) => started,
         Err(e) => {
@@ -270,8 +299,7 @@ pub fn run(
                 xruns: input.source.xruns(),
                 skipped: input.recorder.skipped(),
                 recording: input.recorder.recording().map(|frames| frames as f64 / r),
-                source_state: (input.source.state() != SourceState::Running)
-                    .then(|| format!("{:?}", input.source.state()).to_lowercase()),
+                source_state: (input.source.state() != SourceState::Running).then(|| format!("{:?}", input.source.state()).to_lowercase()),
             }));
         }
     }

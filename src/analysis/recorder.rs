@@ -35,17 +35,32 @@ use crate::audio::{Source, SourceInfo, SourceState, SourceStatus};
 /// What the analysis thread asks of the recorder.
 #[derive(Debug)]
 pub enum RecorderCommand {
-    Start { out: PathBuf, meta: Box<SessionMeta>, location: Option<String> },
+    Start {
+        out: PathBuf,
+        meta: Box<SessionMeta>,
+        location: Option<String>,
+    },
     Stop,
     MarkLocation(String),
     /// A cycle the chain found: its number from the start of the input,
     /// and its first and end input frames.
-    AddCycle { number: u64, start: u64, end: u64 },
+    AddCycle {
+        number: u64,
+        start: u64,
+        end: u64,
+    },
     /// Label the cycle heard at input frame `at`.
-    Label { at: u64, label: CycleClass },
+    Label {
+        at: u64,
+        label: CycleClass,
+    },
     /// The chain after a live edit made at input frame `at`: what changed,
     /// and the whole chain as a chain file.
-    ChainChanged { at: u64, change: String, chain: String },
+    ChainChanged {
+        at: u64,
+        change: String,
+        chain: String,
+    },
     /// Close the session (if any) and end the thread.
     Quit,
 }
@@ -227,14 +242,8 @@ pub fn spawn(source: Source, updates: Sender<Update>, options: RecorderOptions) 
     let (producer, consumer) = rtrb::RingBuffer::new(((rate as f32 * ANALYSIS_RING_S) as usize).max(BLOCK));
     let status = Arc::new(RecorderStatus::default());
     let (skips_tx, skips) = crossbeam_channel::unbounded();
-    let input = AnalysisInput {
-        info: source.info.clone(),
-        source: source.status.clone(),
-        recorder: status.clone(),
-        samples: consumer,
-        skips,
-        gaps: Gaps::default(),
-    };
+    let input =
+        AnalysisInput { info: source.info.clone(), source: source.status.clone(), recorder: status.clone(), samples: consumer, skips, gaps: Gaps::default() };
     let (tx, rx) = crossbeam_channel::unbounded();
     let ends = Ends { analysis: producer, skips: skips_tx, status, commands: rx, updates };
     let handle = std::thread::Builder::new().name("auscult-recorder".into()).spawn(move || run(source, ends, options))?;
@@ -356,14 +365,7 @@ fn push(ring: &mut rtrb::Producer<f32>, samples: &[f32]) -> usize {
     room
 }
 
-fn apply(
-    command: RecorderCommand,
-    session: &mut Option<OpenSession>,
-    read: u64,
-    status: &RecorderStatus,
-    updates: &Sender<Update>,
-    source: &SourceStatus,
-) {
+fn apply(command: RecorderCommand, session: &mut Option<OpenSession>, read: u64, status: &RecorderStatus, updates: &Sender<Update>, source: &SourceStatus) {
     let say = |text: String| {
         let _ = updates.send(Update::Message(text));
     };
@@ -440,25 +442,16 @@ fn apply(
 
 fn report_label(outcome: LabelOutcome, session: &OpenSession, updates: &Sender<Update>) {
     let update = match outcome {
-        LabelOutcome::Labelled(c) => Update::Labelled {
-            number: session.number(c.start_s),
-            start_s: c.start_s,
-            end_s: c.end_s,
-            label: CycleClass::from_flags(c.crackles, c.wheezes),
-        },
+        LabelOutcome::Labelled(c) => {
+            Update::Labelled { number: session.number(c.start_s), start_s: c.start_s, end_s: c.end_s, label: CycleClass::from_flags(c.crackles, c.wheezes) }
+        }
         LabelOutcome::Pending => Update::Message("label waits for the end of the cycle being heard".into()),
         LabelOutcome::Lost => Update::Message("label not saved: that cycle began before the recording".into()),
     };
     let _ = updates.send(update);
 }
 
-fn close(
-    session: &mut Option<OpenSession>,
-    status: &RecorderStatus,
-    updates: &Sender<Update>,
-    source: &SourceStatus,
-    interrupted: Option<String>,
-) {
+fn close(session: &mut Option<OpenSession>, status: &RecorderStatus, updates: &Sender<Update>, source: &SourceStatus, interrupted: Option<String>) {
     let Some(OpenSession { writer: mut s, .. }) = session.take() else { return };
     if s.pending_label().is_some() {
         let _ = updates.send(Update::Message("label not saved: its cycle had not ended when the recording stopped".into()));

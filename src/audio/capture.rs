@@ -82,9 +82,7 @@ pub fn open(request: &CaptureRequest) -> Result<Source, CaptureError> {
     let alsa_messages = AlsaMessages::capture();
     let host = cpal::default_host();
     let device = match &request.device {
-        None => host
-            .default_input_device()
-            .ok_or_else(|| CaptureError::NoInput { detail: "the audio host has no default input".into() })?,
+        None => host.default_input_device().ok_or_else(|| CaptureError::NoInput { detail: "the audio host has no default input".into() })?,
         Some(name) => find_device(&host, name)?,
     };
     let name = device_id(&device);
@@ -114,13 +112,7 @@ pub fn open(request: &CaptureRequest) -> Result<Source, CaptureError> {
         SampleFormat::F64 => build::<f64>(&device, &config, producer, status.clone()),
         SampleFormat::U8 => build::<u8>(&device, &config, producer, status.clone()),
         SampleFormat::U16 => build::<u16>(&device, &config, producer, status.clone()),
-        other => {
-            return Err(CaptureError::Unsupported {
-                name,
-                wanted: format!("{other} samples"),
-                supported: "i16, i24, i32, f32, f64, u8, u16".into(),
-            })
-        }
+        other => return Err(CaptureError::Unsupported { name, wanted: format!("{other} samples"), supported: "i16, i24, i32, f32, f64, u8, u16".into() }),
     }
     .map_err(|e| classify(&name, &e, &alsa_messages, request.device.is_none()))?;
     stream.play().map_err(|e| classify(&name, &e, &alsa_messages, request.device.is_none()))?;
@@ -141,12 +133,7 @@ pub fn open(request: &CaptureRequest) -> Result<Source, CaptureError> {
     Ok(Source::new(info, consumer, status, Producer::Stream(stream)))
 }
 
-fn build<T>(
-    device: &cpal::Device,
-    config: &StreamConfig,
-    mut producer: rtrb::Producer<f32>,
-    status: Arc<SourceStatus>,
-) -> Result<cpal::Stream, cpal::Error>
+fn build<T>(device: &cpal::Device, config: &StreamConfig, mut producer: rtrb::Producer<f32>, status: Arc<SourceStatus>) -> Result<cpal::Stream, cpal::Error>
 where
     T: SizedSample + Send + 'static,
     f32: FromSample<T>,
@@ -170,9 +157,7 @@ where
     };
     let on_error = move |err: cpal::Error| match err.kind() {
         cpal::ErrorKind::Xrun => status.add_xrun(),
-        cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::StreamInvalidated => {
-            status.set_state(SourceState::Disconnected)
-        }
+        cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::StreamInvalidated => status.set_state(SourceState::Disconnected),
         cpal::ErrorKind::RealtimeDenied | cpal::ErrorKind::DeviceChanged => {}
         _ => status.set_state(SourceState::Failed),
     };
@@ -201,11 +186,8 @@ fn choose_config(ranges: &[SupportedStreamConfigRange], wanted: Option<u32>) -> 
         return None;
     }
     // No common rate: the highest rate of the best-format range.
-    let range = ranges
-        .iter()
-        .filter_map(|r| format_rank(r.sample_format()).map(|rank| (rank, r.channels(), r)))
-        .min_by_key(|&(rank, channels, _)| (rank, channels))?
-        .2;
+    let range =
+        ranges.iter().filter_map(|r| format_rank(r.sample_format()).map(|rank| (rank, r.channels(), r))).min_by_key(|&(rank, channels, _)| (rank, channels))?.2;
     Some((*range, range.max_sample_rate()))
 }
 
@@ -269,22 +251,17 @@ fn device_id(device: &cpal::Device) -> String {
 
 fn find_device(host: &cpal::Host, name: &str) -> Result<cpal::Device, CaptureError> {
     if name == "default" {
-        return host
-            .default_input_device()
-            .ok_or_else(|| CaptureError::NoInput { detail: "the audio host has no default input".into() });
+        return host.default_input_device().ok_or_else(|| CaptureError::NoInput { detail: "the audio host has no default input".into() });
     }
     if let Some(device) = host.device_by_id(&cpal::DeviceId::new(host.id(), name)) {
         return Ok(device);
     }
-    let devices: Vec<cpal::Device> = host
-        .input_devices()
-        .map_err(|e| CaptureError::NoInput { detail: e.to_string() })?
-        .collect();
+    let devices: Vec<cpal::Device> = host.input_devices().map_err(|e| CaptureError::NoInput { detail: e.to_string() })?.collect();
     let available: Vec<String> = devices.iter().map(device_id).collect();
-    devices.into_iter().find(|d| device_id(d) == name).ok_or_else(|| CaptureError::NotFound {
-        name: name.to_string(),
-        available: if available.is_empty() { "none".into() } else { available.join(", ") },
-    })
+    devices
+        .into_iter()
+        .find(|d| device_id(d) == name)
+        .ok_or_else(|| CaptureError::NotFound { name: name.to_string(), available: if available.is_empty() { "none".into() } else { available.join(", ") } })
 }
 
 /// Maps a cpal error to what the user needs to know, with what alsa-lib
@@ -297,9 +274,7 @@ fn classify(name: &str, err: &cpal::Error, alsa: &AlsaMessages, is_default: bool
     }
     match err.kind() {
         // With no sound card, "default" still exists and fails only here.
-        cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::HostUnavailable if is_default => {
-            CaptureError::NoInput { detail }
-        }
+        cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::HostUnavailable if is_default => CaptureError::NoInput { detail },
         cpal::ErrorKind::DeviceNotAvailable => CaptureError::NotFound { name: name.into(), available: detail },
         cpal::ErrorKind::DeviceBusy => CaptureError::Busy { name: name.into(), detail },
         cpal::ErrorKind::UnsupportedConfig | cpal::ErrorKind::UnsupportedOperation => {
@@ -350,11 +325,7 @@ mod tests {
 
     #[test]
     fn prefers_i16_mono_at_the_requested_rate() {
-        let ranges = [
-            range(SampleFormat::F32, 2, 8000, 48_000),
-            range(SampleFormat::I16, 2, 8000, 48_000),
-            range(SampleFormat::I16, 1, 8000, 48_000),
-        ];
+        let ranges = [range(SampleFormat::F32, 2, 8000, 48_000), range(SampleFormat::I16, 2, 8000, 48_000), range(SampleFormat::I16, 1, 8000, 48_000)];
         let (r, rate) = choose_config(&ranges, Some(8000)).unwrap();
         assert_eq!((r.sample_format(), r.channels(), rate), (SampleFormat::I16, 1, 8000));
         assert!(choose_config(&ranges, Some(4000)).is_none(), "4 kHz is not offered");

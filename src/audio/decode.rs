@@ -84,10 +84,7 @@ where
             None => Box::new(std::io::Cursor::new(bytes)),
         }
     } else {
-        return Err(DecodeError::Unsupported {
-            path: name.to_path_buf(),
-            reason: "neither a WAV (RIFF/WAVE) nor a FLAC (fLaC) stream".into(),
-        });
+        return Err(DecodeError::Unsupported { path: name.to_path_buf(), reason: "neither a WAV (RIFF/WAVE) nor a FLAC (fLaC) stream".into() });
     };
     // symphonia 0.5 panics on some malformed headers (a WAV declaring a
     // sample rate of 0 divides by it; found by fuzzing): a bad file must be
@@ -152,8 +149,14 @@ fn pcm_block_align_fix(data: &[u8]) -> Option<(usize, u16)> {
         if &header[..4] == b"fmt " {
             let fmt = data.get(at + 8..at + 8 + 16)?;
             let word = |i: usize| u16::from_le_bytes([fmt[i], fmt[i + 1]]);
-            let (format, channels, rate, byte_rate, align, bits) =
-                (word(0), word(2), u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]), u32::from_le_bytes([fmt[8], fmt[9], fmt[10], fmt[11]]), word(12), word(14));
+            let (format, channels, rate, byte_rate, align, bits) = (
+                word(0),
+                word(2),
+                u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]),
+                u32::from_le_bytes([fmt[8], fmt[9], fmt[10], fmt[11]]),
+                word(12),
+                word(14),
+            );
             let frame = u32::from(channels) * u32::from(bits).div_ceil(8);
             const PCM: u16 = 1;
             let consistent = u16::try_from(frame).ok()?;
@@ -213,14 +216,10 @@ fn decode_stream(source: Box<dyn symphonia::core::io::MediaSource>, path: &Path)
         .format(&hint, stream, &FormatOptions::default(), &MetadataOptions::default())
         .map_err(|e| DecodeError::Unsupported { path: p(), reason: e.to_string() })?;
     let mut format = probed.format;
-    let track = format
-        .default_track()
-        .ok_or_else(|| DecodeError::Unsupported { path: p(), reason: "no audio track".into() })?;
+    let track = format.default_track().ok_or_else(|| DecodeError::Unsupported { path: p(), reason: "no audio track".into() })?;
     let track_id = track.id;
     let params = track.codec_params.clone();
-    let sample_rate = params
-        .sample_rate
-        .ok_or_else(|| DecodeError::Unsupported { path: p(), reason: "no sample rate".into() })?;
+    let sample_rate = params.sample_rate.ok_or_else(|| DecodeError::Unsupported { path: p(), reason: "no sample rate".into() })?;
     let mut decoder = symphonia::default::get_codecs()
         .make(&params, &DecoderOptions::default())
         .map_err(|e| DecodeError::Unsupported { path: p(), reason: e.to_string() })?;
@@ -238,9 +237,7 @@ fn decode_stream(source: Box<dyn symphonia::core::io::MediaSource>, path: &Path)
         if packet.track_id() != track_id {
             continue;
         }
-        let decoded = decoder
-            .decode(&packet)
-            .map_err(|e| DecodeError::Corrupt { path: p(), reason: e.to_string() })?;
+        let decoded = decoder.decode(&packet).map_err(|e| DecodeError::Corrupt { path: p(), reason: e.to_string() })?;
         let spec = *decoded.spec();
         channels = spec.channels.count();
         let buf = buffer.get_or_insert_with(|| SampleBuffer::new(decoded.capacity() as u64, spec));

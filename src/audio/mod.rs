@@ -49,17 +49,11 @@ pub fn open_input(options: &InputOptions) -> Result<Source, InputError> {
             return Ok(replay::open(path, replay)?);
         }
     }
-    let request = capture::CaptureRequest {
-        device: options.input.clone(),
-        sample_rate: options.sample_rate,
-        buffer_frames: options.buffer_frames,
-        ring_seconds: 0.0,
-    };
+    let request =
+        capture::CaptureRequest { device: options.input.clone(), sample_rate: options.sample_rate, buffer_frames: options.buffer_frames, ring_seconds: 0.0 };
     Ok(capture::open(&request)?)
 }
 
 fn has_audio_extension(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| ["wav", "flac", "wave"].contains(&e.to_ascii_lowercase().as_str()))
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| ["wav", "flac", "wave"].contains(&e.to_ascii_lowercase().as_str()))
 }

@@ -227,23 +227,14 @@ impl SessionWriter {
         fs::DirBuilder::new().recursive(true).mode(0o700).create(parent).map_err(io(parent))?;
         let dir = unique_dir(parent, &meta.started)?;
         let lock = create_private(&dir.join(LOCK_FILE))?;
-        lock.try_lock().map_err(|e| SessionError::Invalid {
-            path: dir.join(LOCK_FILE),
-            reason: format!("cannot lock: {e}"),
-        })?;
+        lock.try_lock().map_err(|e| SessionError::Invalid { path: dir.join(LOCK_FILE), reason: format!("cannot lock: {e}") })?;
         let audio_path = dir.join(AUDIO_FILE);
         let wav_file = create_private(&audio_path)?;
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: meta.sample_rate,
-            bits_per_sample: 32,
-            sample_format: hound::SampleFormat::Float,
-        };
+        let spec = hound::WavSpec { channels: 1, sample_rate: meta.sample_rate, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
         let writer_file = wav_file.try_clone().map_err(io(&audio_path))?;
         let wav = hound::WavWriter::new(BufWriter::with_capacity(1 << 16, writer_file), spec)
             .map_err(|source| SessionError::Wav { path: audio_path.clone(), source })?;
-        let mut writer =
-            Self { dir, meta, wav, wav_file, cycles: Vec::new(), pending: None, last_sync: Instant::now(), _lock: lock };
+        let mut writer = Self { dir, meta, wav, wav_file, cycles: Vec::new(), pending: None, last_sync: Instant::now(), _lock: lock };
         writer.write_annotations()?;
         writer.write_meta()?;
         writer.sync_audio()?;
@@ -370,10 +361,7 @@ impl SessionWriter {
     pub fn finish(self, interrupted: Option<String>) -> Result<PathBuf, SessionError> {
         let SessionWriter { dir, mut meta, mut wav, wav_file, _lock: lock, .. } = self;
         let audio = dir.join(AUDIO_FILE);
-        let flushed = wav
-            .flush()
-            .map_err(|source| SessionError::Wav { path: audio.clone(), source })
-            .and_then(|()| wav_file.sync_data().map_err(io(&audio)));
+        let flushed = wav.flush().map_err(|source| SessionError::Wav { path: audio.clone(), source }).and_then(|()| wav_file.sync_data().map_err(io(&audio)));
         // hound's drop writes its own header, which counts samples still
         // in the buffer: after a failed flush it must be corrected below.
         drop(wav);
@@ -460,15 +448,10 @@ pub fn recover_unfinished(parent: &Path) -> Result<Vec<Recovered>, SessionError>
         let (frames_in_header, frames) = repair_wav(&audio)?;
         meta.state = SessionState::Recovered;
         meta.frames = frames;
-        meta.note = Some(format!(
-            "recovered after the recording process stopped unexpectedly; {} of {} frames were already in the header",
-            frames_in_header, frames
-        ));
+        meta.note =
+            Some(format!("recovered after the recording process stopped unexpectedly; {} of {} frames were already in the header", frames_in_header, frames));
         meta.ended = Some(now_rfc3339());
-        let text = toml::to_string(&meta).map_err(|e| SessionError::Invalid {
-            path: dir.join(META_FILE),
-            reason: e.to_string(),
-        })?;
+        let text = toml::to_string(&meta).map_err(|e| SessionError::Invalid { path: dir.join(META_FILE), reason: e.to_string() })?;
         replace_atomically(&dir, META_FILE, text.as_bytes())?;
         recovered.push(Recovered { dir, frames_in_header, frames, sample_rate: meta.sample_rate });
     }
@@ -573,10 +556,7 @@ pub fn parse_annotations(text: &str, path: &Path) -> Result<Vec<AnnotatedCycle>,
         if line.trim().is_empty() {
             continue;
         }
-        let bad = |what: &str| SessionError::Invalid {
-            path: path.to_path_buf(),
-            reason: format!("line {}: {what}: {line:?}", i + 1),
-        };
+        let bad = |what: &str| SessionError::Invalid { path: path.to_path_buf(), reason: format!("line {}: {what}: {line:?}", i + 1) };
         let fields: Vec<&str> = line.split_whitespace().collect();
         if fields.len() != 4 {
             return Err(bad("expected 4 fields (start end crackles wheezes)"));

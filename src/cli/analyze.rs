@@ -126,10 +126,8 @@ mod tests {
     #[test]
     fn the_table_aligns_every_column_under_its_header() {
         let classes: Vec<String> = ["normal", "heart failure", "copd"].map(String::from).to_vec();
-        let rows = vec![
-            ("a.wav".to_string(), 0.0, 13.55, vec![0.1, 0.7, 0.2]),
-            ("samples/längerer-name-心音.wav".to_string(), 2.5, 4.0, vec![0.05, 0.15, 0.8]),
-        ];
+        let rows =
+            vec![("a.wav".to_string(), 0.0, 13.55, vec![0.1, 0.7, 0.2]), ("samples/längerer-name-心音.wav".to_string(), 2.5, 4.0, vec![0.05, 0.15, 0.8])];
         let text = table(&rows, &classes);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");

@@ -66,9 +66,7 @@ fn patients<'a>(corpus: &'a Corpus, indices: &[usize]) -> Vec<&'a str> {
 /// A progress bar on stderr for `len` items of `what`.
 pub(super) fn bar(len: usize, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {elapsed_precise}").unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    bar.set_style(ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {elapsed_precise}").unwrap_or_else(|_| ProgressStyle::default_bar()));
     bar.set_message(what.to_string());
     bar
 }

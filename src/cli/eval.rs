@@ -136,7 +136,11 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let report = scored(&corpus, &indices, &truth, &probs, &task, &args.data);
     let scoring = if per_patient { ", each recording scored with its patient's mean" } else { "" };
     let name = if args.model.len() == 1 { card.name.clone() } else { format!("{}-pooled-{}", card.name, args.model.len()) };
-    let what = if args.model.len() == 1 { card.name.clone() } else { format!("{} models pooled, each on its own held-out patients ({})", args.model.len(), args.model.join(", ")) };
+    let what = if args.model.len() == 1 {
+        card.name.clone()
+    } else {
+        format!("{} models pooled, each on its own held-out patients ({})", args.model.len(), args.model.join(", "))
+    };
     outln!("{what} on {} ({}, --split {}{scoring}):\n{}", args.data.display(), corpus.name, args.split, report.to_text());
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report)?;
@@ -173,8 +177,8 @@ fn split_indices(split: Split, card: &ModelCard, card_path: &Path, corpus: &Corp
         Split::TestIntra => SplitSpec::official(data, Some(Set::TestIntra))?.apply(corpus, data)?.test,
         Split::Test2023 => SplitSpec::official(data, Some(Set::Test2023))?.apply(corpus, data)?.test,
         Split::Test => {
-            let spec = SplitSpec::parse(&card.training.split)
-                .with_context(|| format!("{}: cannot read the split {:?}", card_path.display(), card.training.split))?;
+            let spec =
+                SplitSpec::parse(&card.training.split).with_context(|| format!("{}: cannot read the split {:?}", card_path.display(), card.training.split))?;
             spec.apply(corpus, data)?.test
         }
     })

@@ -94,17 +94,7 @@ pub fn run(args: &EvalBeatsArgs) -> anyhow::Result<ExitCode> {
         if let Some(f) = csv.as_mut() {
             let (a, s) = score.rates_bpm.map_or((String::new(), String::new()), |(a, s)| (format!("{a:.1}"), format!("{s:.1}")));
             let (c1, c2) = (score.s1, score.s2);
-            writeln!(
-                f,
-                "{},{},{},{},{},{},{},{a},{s}",
-                r.wav.display(),
-                c1.matched,
-                c1.detected,
-                c1.reference,
-                c2.matched,
-                c2.detected,
-                c2.reference
-            )?;
+            writeln!(f, "{},{},{},{},{},{},{},{a},{s}", r.wav.display(), c1.matched, c1.detected, c1.reference, c2.matched, c2.detected, c2.reference)?;
         }
     }
     if let Some(mut f) = csv {

@@ -53,7 +53,10 @@ fn list_ladspa() -> anyhow::Result<()> {
         return Ok(());
     }
     let dirs: Vec<String> = auscult::host::ladspa::search_dirs().iter().map(|d| d.display().to_string()).collect();
-    outln!("\nLADSPA plugins (LADSPA_PATH {}); use as plugin = \"ladspa:LABEL\", or \"ladspa:FILE.so:LABEL\" where two libraries share a label:", dirs.join(":"));
+    outln!(
+        "\nLADSPA plugins (LADSPA_PATH {}); use as plugin = \"ladspa:LABEL\", or \"ladspa:FILE.so:LABEL\" where two libraries share a label:",
+        dirs.join(":")
+    );
     for p in &plugins {
         let usable = p.mono_problem().map_or(String::new(), |_| "  (not mono: cannot be used yet)".into());
         outln!("{:<22} {}  [{}]{usable}", p.label, p.name, p.library.path.display());

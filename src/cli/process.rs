@@ -48,8 +48,7 @@ pub fn run(args: &ProcessArgs) -> anyhow::Result<ExitCode> {
         events.reserve(event_headroom(chain.len()));
         chain.process(inp, out, &mut events);
     }
-    wav::write_f32_mono(&args.output, &output, audio.sample_rate)
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    wav::write_f32_mono(&args.output, &output, audio.sample_rate).with_context(|| format!("writing {}", args.output.display()))?;
     if let Some(path) = &args.events {
         write_events(path, &events, rate, &chain)?;
     }
@@ -69,11 +68,7 @@ pub fn run(args: &ProcessArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if faulted > 0 {
-        eprintln!(
-            "auscult: {faulted} of {} plugins faulted; {} was written without their full processing",
-            chain.len(),
-            args.output.display()
-        );
+        eprintln!("auscult: {faulted} of {} plugins faulted; {} was written without their full processing", chain.len(), args.output.display());
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

@@ -64,13 +64,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Some((ChainConfig::load(path)?, path.clone())),
         None => None,
     };
-    let options = InputOptions {
-        input: args.input.clone(),
-        sample_rate: args.rate,
-        buffer_frames: args.buffer,
-        fast: args.fast,
-        looped: false,
-    };
+    let options = InputOptions { input: args.input.clone(), sample_rate: args.rate, buffer_frames: args.buffer, fast: args.fast, looped: false };
     let source = open_input(&options)?;
     let rate = source.info.sample_rate;
     let mut chain = match &chain_config {
@@ -145,10 +139,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let Some((dir, seconds)) = saved else {
-        anyhow::bail!(
-            "{}: the recording was cut short (see above); every frame that reached the disk is kept there",
-            session_dir.display()
-        );
+        anyhow::bail!("{}: the recording was cut short (see above); every frame that reached the disk is kept there", session_dir.display());
     };
     let frames = input.recorder.recorded_frames();
     outln!("saved {} ({frames} frames, {seconds:.2} s, {} overruns)", dir.display(), input.source.overruns());

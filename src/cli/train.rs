@@ -336,7 +336,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     let (mean, std) = train_set.stats();
-    let batcher = MelBatcher { n_mels: task.features.n_mels, frames: task.features.frames(), mean, std, per_example: task.per_example_norm, per_band: args.band_norm };
+    let batcher =
+        MelBatcher { n_mels: task.features.n_mels, frames: task.features.frames(), mean, std, per_example: task.per_example_norm, per_band: args.band_norm };
     let config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch,

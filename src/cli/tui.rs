@@ -210,13 +210,7 @@ fn event_loop(
 /// The input asked for; with none asked for and no device, the bundled
 /// recording (and the reason, to show).
 fn open_source(args: &TuiArgs) -> anyhow::Result<(Source, Option<String>)> {
-    let options = InputOptions {
-        input: args.input.clone(),
-        sample_rate: args.rate,
-        buffer_frames: None,
-        fast: false,
-        looped: true,
-    };
+    let options = InputOptions { input: args.input.clone(), sample_rate: args.rate, buffer_frames: None, fast: false, looped: true };
     match open_input(&options) {
         Ok(source) => Ok((source, None)),
         Err(InputError::Capture(CaptureError::NoInput { detail })) if args.input.is_none() => {
@@ -233,12 +227,7 @@ fn open_source(args: &TuiArgs) -> anyhow::Result<(Source, Option<String>)> {
 /// (exit 2, as the headless commands do). The built-in chain failing (its
 /// plugins not built) gives an empty chain and a notice instead, so that
 /// the recording still works.
-fn build_chain(
-    args: &TuiArgs,
-    mode: Mode,
-    rate: u32,
-    notices: &mut Vec<String>,
-) -> anyhow::Result<(Chain, Option<String>, Option<String>)> {
+fn build_chain(args: &TuiArgs, mode: Mode, rate: u32, notices: &mut Vec<String>) -> anyhow::Result<(Chain, Option<String>, Option<String>)> {
     let r = f64::from(rate);
     let build = |c: ChainConfig| {
         let chain = c.build(&SearchPath::standard(&c.plugin_dirs()), r, 4096)?;

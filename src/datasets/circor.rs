@@ -69,7 +69,8 @@ fn table(dir: &Path) -> Result<PathBuf, DatasetError> {
 /// error naming its line.
 pub fn patients(dir: &Path) -> Result<Vec<Patient>, DatasetError> {
     let path = table(dir)?;
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(&path).map_err(|e| DatasetError::Layout { path: path.clone(), reason: e.to_string() })?;
+    let mut reader =
+        csv::ReaderBuilder::new().flexible(true).from_path(&path).map_err(|e| DatasetError::Layout { path: path.clone(), reason: e.to_string() })?;
     let headers = reader.headers().map_err(|e| DatasetError::Line { path: path.clone(), line: 1, reason: e.to_string() })?.clone();
     let column = |name: &str| {
         headers.iter().position(|h| h.trim() == name).ok_or_else(|| DatasetError::Line { path: path.clone(), line: 1, reason: format!("no {name:?} column") })

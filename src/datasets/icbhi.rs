@@ -43,9 +43,7 @@ pub fn official_split(dir: &Path) -> Result<HashMap<String, bool>, DatasetError>
             [] => continue,
             [name, "train"] => split.insert(name.to_string(), true),
             [name, "test"] => split.insert(name.to_string(), false),
-            _ => {
-                return Err(DatasetError::Line { path, line: i + 1, reason: format!("expected `NAME train|test`, got {line:?}") })
-            }
+            _ => return Err(DatasetError::Line { path, line: i + 1, reason: format!("expected `NAME train|test`, got {line:?}") }),
         };
     }
     Ok(split)
@@ -200,7 +198,11 @@ mod tests {
         assert_eq!(corpus.examples[1].label, 2);
         assert_eq!(corpus.examples[0].patient, "101");
         assert_eq!(corpus.warnings.len(), 1);
-        assert!(corpus.warnings[0].starts_with("1 annotation files have no audio") && corpus.warnings[0].contains("102_1b1_Ar_sc_Meditron.wav"), "{:?}", corpus.warnings);
+        assert!(
+            corpus.warnings[0].starts_with("1 annotation files have no audio") && corpus.warnings[0].contains("102_1b1_Ar_sc_Meditron.wav"),
+            "{:?}",
+            corpus.warnings
+        );
     }
 
     #[test]

@@ -87,12 +87,8 @@ impl DatasetLoader for Kauh {
 
     fn load(&self, dir: &Path) -> Result<Corpus, DatasetError> {
         let audio = audio_dir(dir);
-        let mut corpus = Corpus {
-            name: self.name().into(),
-            classes: CLASSES.iter().map(|s| s.to_string()).collect(),
-            examples: Vec::new(),
-            warnings: Vec::new(),
-        };
+        let mut corpus =
+            Corpus { name: self.name().into(), classes: CLASSES.iter().map(|s| s.to_string()).collect(), examples: Vec::new(), warnings: Vec::new() };
         for path in wav_files(&audio)? {
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             match parse_name(&stem) {
@@ -109,7 +105,11 @@ impl DatasetLoader for Kauh {
 
 /// `DIR/audio` in the published layout, or `DIR` itself.
 fn audio_dir(dir: &Path) -> std::path::PathBuf {
-    if dir.join("audio").is_dir() { dir.join("audio") } else { dir.to_path_buf() }
+    if dir.join("audio").is_dir() {
+        dir.join("audio")
+    } else {
+        dir.to_path_buf()
+    }
 }
 
 impl DatasetLoader for KauhSounds {

@@ -42,10 +42,9 @@ impl DatasetLoader for LungCycles {
             Layout::Icbhi => Icbhi { task: IcbhiTask::Cycles }.load(dir),
             Layout::Sprsound => Sprsound { task: SprsoundTask::Cycles }.load(dir),
             Layout::Kauh => KauhSounds.load(dir).map_err(|e| match e {
-                DatasetError::Layout { path, reason } => DatasetError::Layout {
-                    path,
-                    reason: format!("not ICBHI (audio_and_txt_files/), SPRSound (Classification/) or KAUH: {reason}"),
-                },
+                DatasetError::Layout { path, reason } => {
+                    DatasetError::Layout { path, reason: format!("not ICBHI (audio_and_txt_files/), SPRSound (Classification/) or KAUH: {reason}") }
+                }
                 other => other,
             }),
         }

@@ -45,13 +45,7 @@ impl Split {
     /// Patients on both sides (empty for a correct split).
     pub fn shared_patients(&self, corpus: &Corpus) -> Vec<String> {
         let train: HashSet<&str> = self.train.iter().map(|&i| corpus.examples[i].patient.as_str()).collect();
-        let mut shared: Vec<String> = self
-            .test
-            .iter()
-            .map(|&i| corpus.examples[i].patient.as_str())
-            .filter(|p| train.contains(p))
-            .map(String::from)
-            .collect();
+        let mut shared: Vec<String> = self.test.iter().map(|&i| corpus.examples[i].patient.as_str()).filter(|p| train.contains(p)).map(String::from).collect();
         shared.sort();
         shared.dedup();
         shared
@@ -241,7 +235,8 @@ mod tests {
     #[test]
     fn validation_does_not_swallow_the_training_set_when_one_patient_holds_most_of_it() {
         // Patient "big" holds 60 of 100 examples; the rest hold 4 each.
-        let mut examples: Vec<Example> = (0..60).map(|i| Example { path: format!("big_{i}.wav").into(), patient: "big".into(), label: 0, span: None }).collect();
+        let mut examples: Vec<Example> =
+            (0..60).map(|i| Example { path: format!("big_{i}.wav").into(), patient: "big".into(), label: 0, span: None }).collect();
         for p in 0..10 {
             for c in 0..4 {
                 examples.push(Example { path: format!("{p}_{c}.wav").into(), patient: format!("P{p}"), label: c % 2, span: None });

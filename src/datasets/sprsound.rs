@@ -87,7 +87,9 @@ pub struct Sprsound {
 /// The `Classification/` folder of a SPRSound copy: `dir` itself, or its
 /// child of that name.
 pub fn root(dir: &Path) -> Option<PathBuf> {
-    [dir.join("Classification"), dir.to_path_buf()].into_iter().find(|d| d.join("train_classification_json").is_dir() || d.join("test_classification_json").is_dir())
+    [dir.join("Classification"), dir.to_path_buf()]
+        .into_iter()
+        .find(|d| d.join("train_classification_json").is_dir() || d.join("test_classification_json").is_dir())
 }
 
 /// One recording: its audio, annotation and set.
@@ -101,10 +103,8 @@ pub struct Recording {
 /// The recordings of every set present, and what was skipped (counted, one
 /// line per kind). A set whose folders are absent is simply not there.
 pub fn recordings(dir: &Path) -> Result<(Vec<Recording>, Vec<String>), DatasetError> {
-    let root = root(dir).ok_or_else(|| DatasetError::Layout {
-        path: dir.into(),
-        reason: "no Classification/{train,test}_classification_json/ (the SPRSound layout)".into(),
-    })?;
+    let root = root(dir)
+        .ok_or_else(|| DatasetError::Layout { path: dir.into(), reason: "no Classification/{train,test}_classification_json/ (the SPRSound layout)".into() })?;
     let mut recordings = Vec::new();
     let mut claimed: HashMap<PathBuf, Set> = HashMap::new();
     let mut no_audio = Vec::new();
@@ -277,10 +277,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = dir.path().join("Classification");
         for (set, stem, json) in [
-            (Set::Train, "41283662_3.4_0_p4_2357", r#"{"record_annotation": "DAS", "event_annotation": [{"start": "100", "end": "900", "type": "Fine Crackle"}, {"start": "900", "end": "1800", "type": "Normal"}]}"#),
-            (Set::TestInter, "65038439_5.7_1_p3_3462", r#"{"record_annotation": "CAS", "event_annotation": [{"start": "200", "end": "2100", "type": "Rhonchi"}]}"#),
+            (
+                Set::Train,
+                "41283662_3.4_0_p4_2357",
+                r#"{"record_annotation": "DAS", "event_annotation": [{"start": "100", "end": "900", "type": "Fine Crackle"}, {"start": "900", "end": "1800", "type": "Normal"}]}"#,
+            ),
+            (
+                Set::TestInter,
+                "65038439_5.7_1_p3_3462",
+                r#"{"record_annotation": "CAS", "event_annotation": [{"start": "200", "end": "2100", "type": "Rhonchi"}]}"#,
+            ),
             (Set::TestIntra, "41249093_4.2_1_p3_3861", r#"{"record_annotation": "Poor Quality", "event_annotation": []}"#),
-            (Set::Test2023, "66315749_1.4_1_p4_5378", r#"{"record_annotation": "CAS & DAS", "event_annotation": [{"start": 0, "end": 500, "type": "Wheeze+Crackle"}]}"#),
+            (
+                Set::Test2023,
+                "66315749_1.4_1_p4_5378",
+                r#"{"record_annotation": "CAS & DAS", "event_annotation": [{"start": 0, "end": 500, "type": "Wheeze+Crackle"}]}"#,
+            ),
         ] {
             let (j, w) = set.folders();
             std::fs::create_dir_all(c.join(j)).unwrap();
@@ -305,12 +317,7 @@ mod tests {
         // The Rhonchi event ends at 2.1 s in 2 s of audio: cut to the audio.
         assert_eq!(
             got,
-            [
-                ("41283662", "crackle", (0.1, 0.9)),
-                ("41283662", "normal", (0.9, 1.8)),
-                ("65038439", "wheeze", (0.2, 2.0)),
-                ("66315749", "both", (0.0, 0.5)),
-            ]
+            [("41283662", "crackle", (0.1, 0.9)), ("41283662", "normal", (0.9, 1.8)), ("65038439", "wheeze", (0.2, 2.0)), ("66315749", "both", (0.0, 0.5)),]
         );
         let records = Sprsound { task: SprsoundTask::Records }.load(dir.path()).unwrap();
         let labels: Vec<&str> = records.examples.iter().map(|e| records.classes[e.label].as_str()).collect();

@@ -81,14 +81,7 @@ impl FrameAnalyzer {
     pub fn new(window: Vec<f64>, power: f64) -> FrameAnalyzer {
         let n_fft = window.len();
         let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n_fft);
-        FrameAnalyzer {
-            input: fft.make_input_vec(),
-            spectrum: fft.make_output_vec(),
-            scratch: fft.make_scratch_vec(),
-            fft,
-            window,
-            power,
-        }
+        FrameAnalyzer { input: fft.make_input_vec(), spectrum: fft.make_output_vec(), scratch: fft.make_scratch_vec(), fft, window, power }
     }
 
     pub fn n_fft(&self) -> usize {

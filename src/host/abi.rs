@@ -206,9 +206,7 @@ unsafe fn read_str(ptr: *const c_char, field: &'static str) -> Result<String, De
         }
     }
     let cstr = unsafe { CStr::from_ptr(ptr) };
-    cstr.to_str()
-        .map(str::to_owned)
-        .map_err(|_| DescriptorError::BadString { field, problem: "not valid UTF-8" })
+    cstr.to_str().map(str::to_owned).map_err(|_| DescriptorError::BadString { field, problem: "not valid UTF-8" })
 }
 
 #[cfg(test)]

@@ -256,14 +256,7 @@ impl std::fmt::Debug for Chain {
 impl Chain {
     pub fn new(sample_rate: f64, max_block: usize) -> Chain {
         let max_block = max_block.max(1);
-        Chain {
-            slots: Vec::new(),
-            sample_rate,
-            max_block,
-            scratch: vec![0.0; 2 * max_block],
-            position: 0,
-            dropped_events: 0,
-        }
+        Chain { slots: Vec::new(), sample_rate, max_block, scratch: vec![0.0; 2 * max_block], position: 0, dropped_events: 0 }
     }
 
     /// Appends an instance created at this chain's rate and block size.

@@ -144,36 +144,32 @@ impl ChainConfig {
             // Check every parameter before creating anything.
             let mut values: Vec<(u32, f64)> = Vec::new();
             for (key, value) in &entry.params {
-                let param = info.param(key.get_ref()).ok_or_else(|| {
-                    self.at(key.span(), format!("unknown parameter \"{}\" for plugin \"{name}\"; {}", key.get_ref(), describe_params(&info)))
-                })?;
+                let param = info
+                    .param(key.get_ref())
+                    .ok_or_else(|| self.at(key.span(), format!("unknown parameter \"{}\" for plugin \"{name}\"; {}", key.get_ref(), describe_params(&info))))?;
                 let number = match (value.get_ref(), param.scale) {
                     (toml::Value::Float(f), _) => *f,
                     (toml::Value::Integer(i), _) => *i as f64,
                     (toml::Value::Boolean(b), ParamScale::Toggle) => f64::from(u8::from(*b)),
                     (other, _) => {
-                        return Err(self.at(value.span(), format!(
-                            "parameter \"{}\" of \"{name}\" must be a number, not {}; allowed: {}",
-                            param.name, other.type_str(), param.range_text()
-                        )))
+                        return Err(self.at(
+                            value.span(),
+                            format!("parameter \"{}\" of \"{name}\" must be a number, not {}; allowed: {}", param.name, other.type_str(), param.range_text()),
+                        ))
                     }
                 };
                 if !param.accepts(number) {
-                    return Err(self.at(value.span(), format!(
-                        "parameter \"{}\" of \"{name}\" = {number} is out of range; allowed: {}",
-                        param.name,
-                        param.range_text()
-                    )));
+                    return Err(self
+                        .at(value.span(), format!("parameter \"{}\" of \"{name}\" = {number} is out of range; allowed: {}", param.name, param.range_text())));
                 }
                 values.push((param.id, number));
             }
             let mut instance = match source {
-                Source::Native(library) => PluginInstance::new(library, sample_rate, max_block).map_err(|e| {
-                    self.at(entry_span.clone(), format!("plugin \"{name}\" failed to start at {sample_rate} Hz: {}", e.message))
-                })?,
-                Source::Ladspa(plugin) => PluginInstance::from_ladspa(
-                    super::ladspa::LadspaInstance::new(plugin, sample_rate).map_err(|e| self.at(entry_span.clone(), e))?,
-                ),
+                Source::Native(library) => PluginInstance::new(library, sample_rate, max_block)
+                    .map_err(|e| self.at(entry_span.clone(), format!("plugin \"{name}\" failed to start at {sample_rate} Hz: {}", e.message)))?,
+                Source::Ladspa(plugin) => {
+                    PluginInstance::from_ladspa(super::ladspa::LadspaInstance::new(plugin, sample_rate).map_err(|e| self.at(entry_span.clone(), e))?)
+                }
             };
             // Apply in descriptor order, so plugins see the same sequence
             // whatever order the file lists them in.

@@ -87,11 +87,7 @@ impl SearchPath {
                 }
             }
         }
-        Err(ResolveError::NotFound {
-            name: name.to_string(),
-            known: candidates.into_iter().map(|(n, _)| n).collect(),
-            searched: self.dirs.clone(),
-        })
+        Err(ResolveError::NotFound { name: name.to_string(), known: candidates.into_iter().map(|(n, _)| n).collect(), searched: self.dirs.clone() })
     }
 }
 

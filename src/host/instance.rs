@@ -113,9 +113,7 @@ impl PluginInstance {
             }
             Backend::Native { handle, library } => {
                 let mut buffer = EventBuffer { events: events.as_mut_ptr(), capacity: events.len() as u32, count: 0, dropped: 0 };
-                let status = unsafe {
-                    (library.fns.process)(*handle, input.as_ptr(), output.as_mut_ptr(), frames as u32, &mut buffer, &mut self.err)
-                };
+                let status = unsafe { (library.fns.process)(*handle, input.as_ptr(), output.as_mut_ptr(), frames as u32, &mut buffer, &mut self.err) };
                 *event_count = (buffer.count as usize).min(events.len());
                 *dropped = buffer.dropped;
                 Status::from_raw(status)

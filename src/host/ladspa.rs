@@ -152,7 +152,11 @@ impl Port {
         };
         // No default hint: the lower bound, or 0, kept in range.
         let value = value.unwrap_or_else(|| lo.unwrap_or(0.0).max(0.0).min(hi.unwrap_or(f64::MAX)));
-        if self.hint & HINT_INTEGER != 0 { value.round() } else { value }
+        if self.hint & HINT_INTEGER != 0 {
+            value.round()
+        } else {
+            value
+        }
     }
 
     fn scale(&self) -> ParamScale {
@@ -260,8 +264,7 @@ impl LadspaLibrary {
         check_permissions(path)?;
         // SAFETY: loading runs the library's initialisers; the path passed
         // the permission checks above, as native plugins do.
-        let lib = unsafe { libloading::Library::new(path) }
-            .map_err(|e| LoadError::NotALibrary { path: path.into(), reason: e.to_string() })?;
+        let lib = unsafe { libloading::Library::new(path) }.map_err(|e| LoadError::NotALibrary { path: path.into(), reason: e.to_string() })?;
         // SAFETY: the LADSPA entry point has this signature.
         let entry: DescriptorFn = unsafe { lib.get::<DescriptorFn>(b"ladspa_descriptor\0") }
             .map(|s| *s)
@@ -446,7 +449,11 @@ impl LadspaInstance {
     pub fn latency(&self) -> u32 {
         let Some(port) = self.latency_port else { return 0 };
         let value = self.controls[port];
-        if value.is_finite() && value > 0.0 { value.round().min(u32::MAX as f32) as u32 } else { 0 }
+        if value.is_finite() && value > 0.0 {
+            value.round().min(u32::MAX as f32) as u32
+        } else {
+            0
+        }
     }
 
     /// Runs one block (`input.len() == output.len()`).
@@ -528,7 +535,11 @@ fn short(v: f64) -> String {
     }
     let decimals = (4 - v.abs().log10().floor() as i32).max(0) as usize;
     let text = format!("{v:.decimals$}");
-    if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_string() } else { text }
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
 }
 
 #[cfg(test)]

@@ -4,9 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use auscult_plugin_api::abi::{
-    ErrorBuf, EventBuffer, EntryFn, Instance, PluginDescriptor, ENTRY_SYMBOL,
-};
+use auscult_plugin_api::abi::{EntryFn, ErrorBuf, EventBuffer, Instance, PluginDescriptor, ENTRY_SYMBOL};
 
 use super::abi::{self, DescriptorError, PluginInfo};
 use crate::trust::TrustError;
@@ -72,15 +70,8 @@ impl PluginLibrary {
         check_permissions(path)?;
         // SAFETY: loading a library runs its initialisers; the permission
         // check above is what stands between us and a planted file.
-        let library = unsafe { libloading::Library::new(path) }.map_err(|e| LoadError::NotALibrary {
-            path: path.to_path_buf(),
-            reason: dl_reason(&e),
-        })?;
-        let entry: EntryFn = unsafe {
-            *library
-                .get::<EntryFn>(ENTRY_SYMBOL)
-                .map_err(|_| LoadError::MissingEntry { path: path.to_path_buf() })?
-        };
+        let library = unsafe { libloading::Library::new(path) }.map_err(|e| LoadError::NotALibrary { path: path.to_path_buf(), reason: dl_reason(&e) })?;
+        let entry: EntryFn = unsafe { *library.get::<EntryFn>(ENTRY_SYMBOL).map_err(|_| LoadError::MissingEntry { path: path.to_path_buf() })? };
         let descriptor_error = |source| LoadError::Descriptor { path: path.to_path_buf(), source };
         // SAFETY: the entry point takes no arguments and returns a pointer
         // to static data; we read its 16-byte header before anything else.

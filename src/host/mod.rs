@@ -12,8 +12,8 @@ pub mod ladspa;
 pub mod library;
 
 pub use abi::{ParamInfo, PluginInfo};
-pub use chain::{Chain, ChainEvent, CycleTracker, Fault, FaultKind, Slot, SlotStats};
 pub use auscult_plugin_api::EventKind;
+pub use chain::{Chain, ChainEvent, CycleTracker, Fault, FaultKind, Slot, SlotStats};
 pub use config::{ChainConfig, ConfigError};
 pub use discovery::SearchPath;
 pub use instance::{CallError, PluginInstance};

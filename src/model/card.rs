@@ -223,8 +223,5 @@ pub fn find(name_or_path: &str) -> Result<PathBuf, CardError> {
             }
         }
     }
-    Err(CardError::NotFound {
-        name: name_or_path.into(),
-        searched: dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
-    })
+    Err(CardError::NotFound { name: name_or_path.into(), searched: dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ") })
 }

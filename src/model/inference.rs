@@ -56,11 +56,8 @@ impl Classifier {
     pub fn load(card_path: &Path) -> Result<Classifier, CardError> {
         let card = ModelCard::load(card_path)?;
         let device = default_device();
-        let members = card
-            .verify_all_weights(card_path)?
-            .into_iter()
-            .map(|(path, bytes)| load_member(&card, &path, bytes, &device))
-            .collect::<Result<Vec<_>, _>>()?;
+        let members =
+            card.verify_all_weights(card_path)?.into_iter().map(|(path, bytes)| load_member(&card, &path, bytes, &device)).collect::<Result<Vec<_>, _>>()?;
         let batcher = MelBatcher {
             n_mels: card.features.n_mels,
             frames: card.features.frames(),

@@ -40,15 +40,7 @@ impl LiveModel {
         let pre = classifier.preprocessor(search)?;
         let windowed = classifier.card.task != "lung-cycles";
         let window = (classifier.card.features.segment_s * f64::from(source_rate)) as u64;
-        Ok(Self {
-            classifier,
-            pre,
-            source_rate,
-            history: VecDeque::new(),
-            history_start: 0,
-            windowed,
-            next_window_end: window,
-        })
+        Ok(Self { classifier, pre, source_rate, history: VecDeque::new(), history_start: 0, windowed, next_window_end: window })
     }
 
     /// The model's name and classes.

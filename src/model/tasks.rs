@@ -65,9 +65,11 @@ fn kauh_sound_type(path: &Path) -> Option<usize> {
     kauh::sound_type(path).map(|(_, class)| class)
 }
 
-const LUNG_CHAIN: &str = "# Lung sounds: 100-1800 Hz band-pass (works from 4 kHz up).\n[[chain]]\nplugin = \"bandpass\"\nparams = { low_hz = 100.0, high_hz = 1800.0, order = 4 }\n";
+const LUNG_CHAIN: &str =
+    "# Lung sounds: 100-1800 Hz band-pass (works from 4 kHz up).\n[[chain]]\nplugin = \"bandpass\"\nparams = { low_hz = 100.0, high_hz = 1800.0, order = 4 }\n";
 const WIDE_LUNG_CHAIN: &str = "# Whole-recording diagnosis: 25-1800 Hz, keeping the heart sounds and the\n# bell mode's low band.\n[[chain]]\nplugin = \"bandpass\"\nparams = { low_hz = 25.0, high_hz = 1800.0, order = 4 }\n";
-const HEART_CHAIN: &str = "# Heart sounds and murmurs: 25-900 Hz band-pass.\n[[chain]]\nplugin = \"bandpass\"\nparams = { low_hz = 25.0, high_hz = 900.0, order = 4 }\n";
+const HEART_CHAIN: &str =
+    "# Heart sounds and murmurs: 25-900 Hz band-pass.\n[[chain]]\nplugin = \"bandpass\"\nparams = { low_hz = 25.0, high_hz = 900.0, order = 4 }\n";
 
 pub const NAMES: [&str; 9] =
     ["lung-cycles", "lung-diagnosis", "heart", "heart-murmur", "heart-abnormal", "icbhi-diagnosis", "sprsound-events", "sprsound-records", "folder"];

@@ -438,7 +438,11 @@ fn weighted_cross_entropy(truth: &[usize], probs: &[Vec<f32>], weights: &[f32]) 
         sum += -w * f64::from(p[label]).max(1e-7).ln();
         total += w;
     }
-    if total > 0.0 { sum / total } else { 0.0 }
+    if total > 0.0 {
+        sum / total
+    } else {
+        0.0
+    }
 }
 
 /// Labels and probabilities for every example (no augmentation; each the
@@ -462,7 +466,11 @@ mod tests {
     /// cropped to 8 frames.
     fn tiny_set(n: usize, frames: usize) -> (MelDataset, MelBatcher, [String; 2]) {
         let examples = (0..n)
-            .map(|i| MelExample { mel: LogMel { n_mels: 8, data: (0..8 * frames).map(|j| ((i * 8 * frames + j) % 17) as f32 - 60.0).collect() }, label: i % 2, auxiliary: None })
+            .map(|i| MelExample {
+                mel: LogMel { n_mels: 8, data: (0..8 * frames).map(|j| ((i * 8 * frames + j) % 17) as f32 - 60.0).collect() },
+                label: i % 2,
+                auxiliary: None,
+            })
             .collect();
         let batcher = MelBatcher { n_mels: 8, frames: 8, mean: -52.0, std: 5.0, per_example: false, per_band: false };
         (MelDataset { examples }, batcher, ["a".to_string(), "b".to_string()])

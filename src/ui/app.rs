@@ -183,11 +183,7 @@ impl App {
     /// The message line's text: the latest message for a few seconds, then
     /// the start-up notice, if any.
     pub fn current_message(&self) -> Option<String> {
-        self.message
-            .as_ref()
-            .filter(|(_, at)| at.elapsed() < MESSAGE_SHOWN)
-            .map(|(m, _)| m.clone())
-            .or_else(|| self.notice.clone())
+        self.message.as_ref().filter(|(_, at)| at.elapsed() < MESSAGE_SHOWN).map(|(m, _)| m.clone()).or_else(|| self.notice.clone())
     }
 
     /// Applies an update from the analysis thread.

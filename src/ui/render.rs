@@ -22,8 +22,7 @@ const RANGE_DB: f32 = 70.0;
 pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();
     let message = message_lines(app, area.width);
-    let [main, message_area, status] =
-        Layout::vertical([Constraint::Min(1), Constraint::Length(message.len() as u16), Constraint::Length(1)]).areas(area);
+    let [main, message_area, status] = Layout::vertical([Constraint::Min(1), Constraint::Length(message.len() as u16), Constraint::Length(1)]).areas(area);
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         spectrogram(frame, main, app, true);
     } else {
@@ -45,13 +44,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     } else if let Some(Prompt::Location(text)) = &app.prompt {
         popup(frame, area, app, "Chest location", &[format!("{text}_"), "Enter: set   Esc: cancel".into()]);
     } else if app.confirm_quit && app.recording() {
-        popup(
-            frame,
-            area,
-            app,
-            "Recording in progress",
-            &["q: stop, save and quit".into(), "any other key: keep recording".into()],
-        );
+        popup(frame, area, app, "Recording in progress", &["q: stop, save and quit".into(), "any other key: keep recording".into()]);
     }
 }
 
@@ -139,9 +132,7 @@ fn waveform(frame: &mut Frame, area: Rect, app: &App) {
     let shown = app.shown();
     let columns = (shown.envelope.len() / per_col).min(w);
     let first = shown.envelope.len() - columns * per_col;
-    let peaks: Vec<f32> = (0..columns)
-        .map(|c| shown.envelope.range(first + c * per_col..first + (c + 1) * per_col).fold(0.0f32, |a, &b| a.max(b)))
-        .collect();
+    let peaks: Vec<f32> = (0..columns).map(|c| shown.envelope.range(first + c * per_col..first + (c + 1) * per_col).fold(0.0f32, |a, &b| a.max(b))).collect();
     let top = peaks.iter().fold(1e-6f32, |a, &b| a.max(b));
     const EIGHTHS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let buf = frame.buffer_mut();
@@ -220,11 +211,8 @@ fn chain(frame: &mut Frame, area: Rect, app: &App) {
         }
         if selected {
             for (k, p) in slot.params.iter().enumerate() {
-                let style = if k == app.selected_param {
-                    Style::default().fg(theme.focus).add_modifier(Modifier::BOLD)
-                } else {
-                    Style::default().fg(theme.text)
-                };
+                let style =
+                    if k == app.selected_param { Style::default().fg(theme.focus).add_modifier(Modifier::BOLD) } else { Style::default().fg(theme.text) };
                 let unit = if p.unit.is_empty() { String::new() } else { format!(" {}", p.unit) };
                 lines.push(Line::styled(format!("    {} = {}{unit}", p.name, fmt_value(p.value)), style));
             }
@@ -352,9 +340,7 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 /// where it fits whole.
 fn status_line(frame: &mut Frame, area: Rect, app: &App) {
     let theme = &app.theme;
-    let name = std::path::Path::new(&app.source.name)
-        .file_name()
-        .map_or(app.source.name.clone(), |n| n.to_string_lossy().into_owned());
+    let name = std::path::Path::new(&app.source.name).file_name().map_or(app.source.name.clone(), |n| n.to_string_lossy().into_owned());
     // (priority: lower is kept first, span); drawn in this order.
     let mut fields: Vec<(u8, Span)> = vec![(0, Span::styled(if app.paused() { "‖ " } else { "▶ " }, Style::default().fg(theme.accent)))];
     if app.recording() {
@@ -404,8 +390,7 @@ fn status_line(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn help(frame: &mut Frame, area: Rect, app: &App) {
-    let mut lines: Vec<String> =
-        KEYS.iter().map(|(k, what)| if k.is_empty() { what.to_string() } else { format!("{k:<18} {what}") }).collect();
+    let mut lines: Vec<String> = KEYS.iter().map(|(k, what)| if k.is_empty() { what.to_string() } else { format!("{k:<18} {what}") }).collect();
     // Notices and recent messages, whole, wrapped to the overlay's width.
     let width = usize::from(area.width.saturating_sub(4)).max(20);
     let notes: Vec<&String> = app.notice.iter().chain(app.history.iter()).collect();
@@ -451,13 +436,7 @@ mod tests {
     use ratatui::Terminal;
 
     fn app(theme: &str) -> App {
-        let info = SourceInfo {
-            kind: SourceKind::Replay,
-            name: "samples/kauh-EP109-normal.wav".into(),
-            sample_rate: 4000,
-            channels: 1,
-            format: String::new(),
-        };
+        let info = SourceInfo { kind: SourceKind::Replay, name: "samples/kauh-EP109-normal.wav".into(), sample_rate: 4000, channels: 1, format: String::new() };
         let mut app = App::new(info, Theme::load(theme, ColorDepth::TrueColor).unwrap(), Mode::Lung, 16, "out".into());
         // Ten seconds of a rising tone in the mel bands, an envelope, cycles.
         let frames: Vec<f32> = (0..1000).flat_map(|t| (0..16).map(move |m| -80.0 + (m * 4 + t % 50) as f32)).collect();
@@ -494,10 +473,7 @@ mod tests {
 
     fn text(buf: &Buffer) -> String {
         let area = buf.area;
-        (0..area.height)
-            .map(|y| (0..area.width).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>())
-            .collect::<Vec<_>>()
-            .join("\n")
+        (0..area.height).map(|y| (0..area.width).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>()).collect::<Vec<_>>().join("\n")
     }
 
     #[test]

@@ -156,15 +156,12 @@ impl Theme {
             let text = std::fs::read_to_string(path).map_err(|source| ThemeError::Io { path: path.into(), source })?;
             return Self::parse(path, &text, depth);
         }
-        Err(ThemeError::NotFound {
-            name: name_or_path.into(),
-            builtin: BUILT_IN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
-        })
+        Err(ThemeError::NotFound { name: name_or_path.into(), builtin: BUILT_IN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ") })
     }
 
     pub fn parse(path: &Path, text: &str, depth: ColorDepth) -> Result<Theme, ThemeError> {
-        let file: ThemeFile = toml::from_str(text)
-            .map_err(|e| ThemeError::Parse { path: path.into(), message: e.to_string().trim_end().replace('\n', " ") })?;
+        let file: ThemeFile =
+            toml::from_str(text).map_err(|e| ThemeError::Parse { path: path.into(), message: e.to_string().trim_end().replace('\n', " ") })?;
         let ramp: Vec<char> = file.spectrogram.map_or_else(|| " .:-=+*#%@".chars().collect(), |s| s.ramp.chars().collect());
         if ramp.len() < 2 {
             return Err(ThemeError::Parse { path: path.into(), message: "spectrogram.ramp needs at least two characters".into() });
@@ -173,10 +170,7 @@ impl Theme {
         let colors = match (&file.colors, depth) {
             (Some(c), d) if d != ColorDepth::None => Some(c),
             (None, d) if d != ColorDepth::None && !file.monochrome => {
-                return Err(ThemeError::Parse {
-                    path: path.into(),
-                    message: "a theme needs a [colors] table unless monochrome = true".into(),
-                })
+                return Err(ThemeError::Parse { path: path.into(), message: "a theme needs a [colors] table unless monochrome = true".into() })
             }
             _ => None,
         };
@@ -231,7 +225,15 @@ fn to_color(rgb: [u8; 3], depth: ColorDepth) -> Color {
         ColorDepth::TrueColor => Color::Rgb(r, g, b),
         ColorDepth::Ansi256 => {
             // The 6×6×6 cube (16..=231) or the grey ramp (232..=255).
-            let level = |v: u8| -> u8 { if v < 48 { 0 } else if v < 115 { 1 } else { (v - 35) / 40 } };
+            let level = |v: u8| -> u8 {
+                if v < 48 {
+                    0
+                } else if v < 115 {
+                    1
+                } else {
+                    (v - 35) / 40
+                }
+            };
             let (cr, cg, cb) = (level(r), level(g), level(b));
             let cube = 16 + 36 * cr + 6 * cg + cb;
             let grey_avg = (u16::from(r) + u16::from(g) + u16::from(b)) / 3;
@@ -286,9 +288,7 @@ mod tests {
         let text = "name = \"x\"\n[colors]\ntext = \"#d0d0d0\"\nborder = \"blue\"\n";
         let err = Theme::parse(Path::new("themes/x.toml"), text, ColorDepth::TrueColor).unwrap_err().to_string();
         assert!(err.contains("themes/x.toml") && err.contains("line 4"), "{err}");
-        let err = Theme::parse(Path::new("t.toml"), "name = \"x\"\nmonochrome = true\ncolour = 3\n", ColorDepth::TrueColor)
-            .unwrap_err()
-            .to_string();
+        let err = Theme::parse(Path::new("t.toml"), "name = \"x\"\nmonochrome = true\ncolour = 3\n", ColorDepth::TrueColor).unwrap_err().to_string();
         assert!(err.contains("line 3") && err.contains("colour"), "{err}");
     }
 
@@ -308,9 +308,7 @@ mod tests {
 
     #[test]
     fn colour_depth_follows_the_environment() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
-        };
+        let env = |pairs: &'static [(&'static str, &'static str)]| move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
         assert_eq!(ColorDepth::from_env(env(&[("TERM", "xterm-256color"), ("NO_COLOR", "1")])), ColorDepth::None);
         assert_eq!(ColorDepth::from_env(env(&[("TERM", "xterm-256color"), ("COLORTERM", "truecolor")])), ColorDepth::TrueColor);
         assert_eq!(ColorDepth::from_env(env(&[("TERM", "tmux-256color")])), ColorDepth::Ansi256);

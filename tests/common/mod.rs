@@ -11,7 +11,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// Every plugin crate the tests load, by package name.
-pub const PLUGIN_PACKAGES: &[&str] = &["auscult-gain", "auscult-bandpass", "auscult-denoise", "auscult-segment", "auscult-passthrough", "auscult-faulty", "auscult-old-abi"];
+pub const PLUGIN_PACKAGES: &[&str] =
+    &["auscult-gain", "auscult-bandpass", "auscult-denoise", "auscult-segment", "auscult-passthrough", "auscult-faulty", "auscult-old-abi"];
 
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -23,10 +24,7 @@ pub fn workspace_root() -> PathBuf {
 pub fn plugin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace_root().join("target"))
-            .join("test-plugins");
+        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target")).join("test-plugins");
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.current_dir(workspace_root()).arg("build").arg("--quiet").arg("--target-dir").arg(&target);
@@ -52,9 +50,7 @@ pub fn plugin(name: &str) -> PathBuf {
 
 /// The shared real recordings, or None (with the reason printed) when absent.
 pub fn shared_data() -> Option<PathBuf> {
-    let dir = std::env::var_os("AUSCULT_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared/data"));
+    let dir = std::env::var_os("AUSCULT_DATA").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("../shared/data"));
     if dir.join("icbhi").is_dir() {
         Some(dir)
     } else {
@@ -89,7 +85,10 @@ impl PacedAlsaDevice {
         assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
         std::fs::write(
             dir.path().join("asoundrc"),
-            format!("pcm.{name} {{\n    type file\n    slave.pcm \"null\"\n    file \"/dev/null\"\n    infile \"{}\"\n    format \"raw\"\n}}\n", fifo.display()),
+            format!(
+                "pcm.{name} {{\n    type file\n    slave.pcm \"null\"\n    file \"/dev/null\"\n    infile \"{}\"\n    format \"raw\"\n}}\n",
+                fifo.display()
+            ),
         )
         .unwrap();
         let stop = std::sync::Arc::new(AtomicBool::new(false));

@@ -39,11 +39,7 @@
 use std::ffi::{c_char, c_void};
 
 /// The version of this ABI, written first in every [`PluginDescriptor`].
-pub const ABI_VERSION: AbiVersion = AbiVersion {
-    major: 1,
-    minor: 0,
-    patch: 0,
-};
+pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 0, patch: 0 };
 
 /// The one symbol a plugin library exports (NUL-terminated for `dlsym`).
 pub const ENTRY_SYMBOL: &[u8] = b"auscult_plugin_entry\0";
@@ -108,9 +104,7 @@ pub struct ErrorBuf {
 
 impl Default for ErrorBuf {
     fn default() -> Self {
-        ErrorBuf {
-            bytes: [0; ERROR_BUF_SIZE],
-        }
+        ErrorBuf { bytes: [0; ERROR_BUF_SIZE] }
     }
 }
 
@@ -128,11 +122,7 @@ impl ErrorBuf {
 
     /// The message up to the first NUL; invalid UTF-8 is cut where it starts.
     pub fn message(&self) -> &str {
-        let len = self
-            .bytes
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(ERROR_BUF_SIZE);
+        let len = self.bytes.iter().position(|&b| b == 0).unwrap_or(ERROR_BUF_SIZE);
         match std::str::from_utf8(&self.bytes[..len]) {
             Ok(s) => s,
             Err(e) => std::str::from_utf8(&self.bytes[..e.valid_up_to()]).unwrap_or_default(),
@@ -281,36 +271,18 @@ pub struct PluginDescriptor {
     /// Creates an instance at `sample_rate` that will never be handed more
     /// than `max_block` frames per `process` call. On success writes the
     /// instance to `*out`. `[main-thread] [may-alloc]`
-    pub create: Option<
-        unsafe extern "C" fn(
-            sample_rate: f64,
-            max_block: u32,
-            out: *mut Instance,
-            err: *mut ErrorBuf,
-        ) -> i32,
-    >,
+    pub create: Option<unsafe extern "C" fn(sample_rate: f64, max_block: u32, out: *mut Instance, err: *mut ErrorBuf) -> i32>,
     /// Frees the instance. `[main-thread] [may-alloc]`
     pub destroy: Option<unsafe extern "C" fn(instance: Instance)>,
     /// Processes `frames` mono samples from `input` into `output` (distinct
     /// buffers, both valid only during the call) and appends events to
     /// `events`. `[audio-thread] [no-alloc]`
-    pub process: Option<
-        unsafe extern "C" fn(
-            instance: Instance,
-            input: *const f32,
-            output: *mut f32,
-            frames: u32,
-            events: *mut EventBuffer,
-            err: *mut ErrorBuf,
-        ) -> i32,
-    >,
+    pub process:
+        Option<unsafe extern "C" fn(instance: Instance, input: *const f32, output: *mut f32, frames: u32, events: *mut EventBuffer, err: *mut ErrorBuf) -> i32>,
     /// Sets parameter `id`. `[any-thread] [no-alloc]`
-    pub set_param:
-        Option<unsafe extern "C" fn(instance: Instance, id: u32, value: f64, err: *mut ErrorBuf) -> i32>,
+    pub set_param: Option<unsafe extern "C" fn(instance: Instance, id: u32, value: f64, err: *mut ErrorBuf) -> i32>,
     /// Reads parameter `id` into `*value`. `[any-thread] [no-alloc]`
-    pub get_param: Option<
-        unsafe extern "C" fn(instance: Instance, id: u32, value: *mut f64, err: *mut ErrorBuf) -> i32,
-    >,
+    pub get_param: Option<unsafe extern "C" fn(instance: Instance, id: u32, value: *mut f64, err: *mut ErrorBuf) -> i32>,
     /// Clears all signal state (filter memories, envelopes) but keeps the
     /// parameters. `[any-thread] [no-alloc]`
     pub reset: Option<unsafe extern "C" fn(instance: Instance, err: *mut ErrorBuf) -> i32>,

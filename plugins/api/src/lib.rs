@@ -77,24 +77,8 @@ use std::ffi::CStr;
 pub use abi::{AbiVersion, Event, EventKind, ParamDescriptor, ParamScale, Status, ABI_VERSION};
 
 /// Builds a [`ParamDescriptor`] in a `const` context.
-pub const fn param(
-    id: u32,
-    name: &'static CStr,
-    unit: &'static CStr,
-    min: f64,
-    max: f64,
-    default: f64,
-    scale: ParamScale,
-) -> ParamDescriptor {
-    ParamDescriptor {
-        id,
-        scale: scale as u32,
-        name: name.as_ptr(),
-        unit: unit.as_ptr(),
-        min,
-        max,
-        default,
-    }
+pub const fn param(id: u32, name: &'static CStr, unit: &'static CStr, min: f64, max: f64, default: f64, scale: ParamScale) -> ParamDescriptor {
+    ParamDescriptor { id, scale: scale as u32, name: name.as_ptr(), unit: unit.as_ptr(), min, max, default }
 }
 
 /// Why a plugin call failed. Constructing one from a `&'static str` does not
@@ -108,18 +92,12 @@ pub struct PluginError {
 impl PluginError {
     /// A general failure with a static message (no allocation).
     pub const fn new(message: &'static str) -> Self {
-        PluginError {
-            status: Status::Error,
-            message: Cow::Borrowed(message),
-        }
+        PluginError { status: Status::Error, message: Cow::Borrowed(message) }
     }
 
     /// An invalid argument, with a message that may be formatted.
     pub fn invalid_argument(message: impl Into<Cow<'static, str>>) -> Self {
-        PluginError {
-            status: Status::InvalidArgument,
-            message: message.into(),
-        }
+        PluginError { status: Status::InvalidArgument, message: message.into() }
     }
 }
 
@@ -135,14 +113,9 @@ impl std::error::Error for PluginError {}
 /// known id, finite, in range, whole for integer and toggle parameters.
 pub fn check_param(params: &[ParamDescriptor], id: u32, value: f64) -> Result<(), PluginError> {
     let Some(p) = params.iter().find(|p| p.id == id) else {
-        return Err(PluginError::invalid_argument(format!(
-            "unknown parameter id {id}"
-        )));
+        return Err(PluginError::invalid_argument(format!("unknown parameter id {id}")));
     };
-    let whole = matches!(
-        ParamScale::from_raw(p.scale),
-        Some(ParamScale::Integer | ParamScale::Toggle)
-    );
+    let whole = matches!(ParamScale::from_raw(p.scale), Some(ParamScale::Integer | ParamScale::Toggle));
     if !value.is_finite() || value < p.min || value > p.max || (whole && value.fract() != 0.0) {
         return Err(PluginError::invalid_argument(format!(
             "parameter {id} = {value} is outside [{}, {}]{}",
@@ -166,11 +139,7 @@ pub struct Events<'a> {
 impl<'a> Events<'a> {
     /// Events written into `slots`, e.g. for a plugin's own unit tests.
     pub fn new(slots: &'a mut [Event]) -> Self {
-        Events {
-            slots,
-            count: 0,
-            dropped: 0,
-        }
+        Events { slots, count: 0, dropped: 0 }
     }
 
     /// Records an event at `offset` frames from the start of the current
@@ -178,11 +147,7 @@ impl<'a> Events<'a> {
     pub fn push(&mut self, offset: i64, kind: EventKind, value: f32) {
         match self.slots.get_mut(self.count) {
             Some(slot) => {
-                *slot = Event {
-                    offset,
-                    kind: kind as u32,
-                    value,
-                };
+                *slot = Event { offset, kind: kind as u32, value };
                 self.count += 1;
             }
             None => self.dropped += 1,
@@ -201,11 +166,7 @@ impl<'a> Events<'a> {
 
 impl Default for Event {
     fn default() -> Self {
-        Event {
-            offset: 0,
-            kind: EventKind::CycleStart as u32,
-            value: 0.0,
-        }
+        Event { offset: 0, kind: EventKind::CycleStart as u32, value: 0.0 }
     }
 }
 
@@ -233,12 +194,7 @@ pub trait Plugin: Send + Sized + 'static {
 
     /// Processes one block. `input.len() == output.len() <= max_block`.
     /// `[audio-thread] [no-alloc]`
-    fn process(
-        &mut self,
-        input: &[f32],
-        output: &mut [f32],
-        events: &mut Events<'_>,
-    ) -> Result<(), PluginError>;
+    fn process(&mut self, input: &[f32], output: &mut [f32], events: &mut Events<'_>) -> Result<(), PluginError>;
 
     /// Sets a parameter. The shim has already checked the value against the
     /// descriptor (known id, finite, in range); the plugin checks what only
@@ -267,8 +223,7 @@ macro_rules! export_plugin {
         /// The plugin's entry point; see `auscult_plugin_api::abi::EntryFn`.
         #[unsafe(no_mangle)]
         pub extern "C" fn auscult_plugin_entry() -> *const $crate::abi::PluginDescriptor {
-            static DESCRIPTOR: $crate::abi::PluginDescriptor =
-                $crate::shim::descriptor::<$plugin>();
+            static DESCRIPTOR: $crate::abi::PluginDescriptor = $crate::shim::descriptor::<$plugin>();
             &DESCRIPTOR
         }
     };
@@ -278,10 +233,8 @@ macro_rules! export_plugin {
 mod tests {
     use super::*;
 
-    const PARAMS: &[ParamDescriptor] = &[
-        param(0, c"freq", c"Hz", 10.0, 100.0, 50.0, ParamScale::Log),
-        param(7, c"order", c"", 2.0, 8.0, 4.0, ParamScale::Integer),
-    ];
+    const PARAMS: &[ParamDescriptor] =
+        &[param(0, c"freq", c"Hz", 10.0, 100.0, 50.0, ParamScale::Log), param(7, c"order", c"", 2.0, 8.0, 4.0, ParamScale::Integer)];
 
     #[test]
     fn check_param_accepts_in_range_and_rejects_the_rest() {

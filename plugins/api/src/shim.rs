@@ -13,10 +13,7 @@ use std::ffi::{c_char, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Once;
 
-use crate::abi::{
-    AbiVersion, ErrorBuf, EventBuffer, Instance, ParamDescriptor, PluginDescriptor, Status,
-    ABI_VERSION,
-};
+use crate::abi::{AbiVersion, ErrorBuf, EventBuffer, Instance, ParamDescriptor, PluginDescriptor, Status, ABI_VERSION};
 use crate::{check_param, Events, Plugin, PluginError};
 
 /// The descriptor for `P`, built at compile time.
@@ -78,9 +75,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string payload".to_string());
-    let at = PANIC_LOCATION
-        .try_with(|cell| cell.try_borrow().map(|s| s.clone()).unwrap_or_default())
-        .unwrap_or_default();
+    let at = PANIC_LOCATION.try_with(|cell| cell.try_borrow().map(|s| s.clone()).unwrap_or_default()).unwrap_or_default();
     if at.is_empty() {
         format!("plugin panicked: {what}")
     } else {
@@ -103,11 +98,7 @@ unsafe fn report(result: Result<(), PluginError>, err: *mut ErrorBuf) -> i32 {
 
 /// Runs `f` and turns a panic into `Status::Panicked` with its message.
 /// `poison` is set when the panic came from inside an instance.
-unsafe fn guarded(
-    err: *mut ErrorBuf,
-    poison: Option<&mut bool>,
-    f: impl FnOnce() -> Result<(), PluginError>,
-) -> i32 {
+unsafe fn guarded(err: *mut ErrorBuf, poison: Option<&mut bool>, f: impl FnOnce() -> Result<(), PluginError>) -> i32 {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => unsafe { report(result, err) },
         Err(payload) => {
@@ -124,12 +115,7 @@ unsafe fn guarded(
 
 const NULL_INSTANCE: PluginError = PluginError::new("null instance pointer");
 
-unsafe extern "C" fn create<P: Plugin>(
-    sample_rate: f64,
-    max_block: u32,
-    out: *mut Instance,
-    err: *mut ErrorBuf,
-) -> i32 {
+unsafe extern "C" fn create<P: Plugin>(sample_rate: f64, max_block: u32, out: *mut Instance, err: *mut ErrorBuf) -> i32 {
     install_quiet_panic_hook();
     unsafe {
         guarded(err, None, || {
@@ -137,16 +123,10 @@ unsafe extern "C" fn create<P: Plugin>(
                 return Err(PluginError::new("null output pointer"));
             }
             if !(sample_rate.is_finite() && sample_rate > 0.0) || max_block == 0 {
-                return Err(PluginError::invalid_argument(format!(
-                    "invalid sample rate {sample_rate} or block size {max_block}"
-                )));
+                return Err(PluginError::invalid_argument(format!("invalid sample rate {sample_rate} or block size {max_block}")));
             }
             let plugin = P::new(sample_rate, max_block as usize)?;
-            let wrapper = Box::new(Wrapper {
-                plugin,
-                max_block: max_block as usize,
-                poisoned: false,
-            });
+            let wrapper = Box::new(Wrapper { plugin, max_block: max_block as usize, poisoned: false });
             *out = Box::into_raw(wrapper).cast::<c_void>();
             Ok(())
         })
@@ -175,55 +155,30 @@ unsafe extern "C" fn process<P: Plugin>(
         return unsafe { report(Err(NULL_INSTANCE), err) };
     };
     if w.poisoned {
-        return unsafe {
-            report(
-                Err(PluginError {
-                    status: Status::Panicked,
-                    message: "instance panicked earlier; reset it first".into(),
-                }),
-                err,
-            )
-        };
+        return unsafe { report(Err(PluginError { status: Status::Panicked, message: "instance panicked earlier; reset it first".into() }), err) };
     }
     let frames = frames as usize;
     if frames > w.max_block || (frames > 0 && (input.is_null() || output.is_null())) {
-        return unsafe {
-            report(
-                Err(PluginError::invalid_argument(
-                    "block larger than max_block, or null buffer",
-                )),
-                err,
-            )
-        };
+        return unsafe { report(Err(PluginError::invalid_argument("block larger than max_block, or null buffer")), err) };
     }
     let (input, output): (&[f32], &mut [f32]) = if frames == 0 {
         (&[], &mut [])
     } else {
         // SAFETY: the host guarantees `frames` valid, distinct samples in
         // each buffer for the duration of the call.
-        unsafe {
-            (
-                std::slice::from_raw_parts(input, frames),
-                std::slice::from_raw_parts_mut(output, frames),
-            )
-        }
+        unsafe { (std::slice::from_raw_parts(input, frames), std::slice::from_raw_parts_mut(output, frames)) }
     };
-    let (slots, buffer): (&mut [crate::Event], Option<&mut EventBuffer>) =
-        match unsafe { events.as_mut() } {
-            Some(buf) if !buf.events.is_null() && buf.capacity > 0 => {
-                // SAFETY: the host provides `capacity` initialised events.
-                let slots = unsafe { std::slice::from_raw_parts_mut(buf.events, buf.capacity as usize) };
-                (slots, Some(buf))
-            }
-            other => (&mut [], other),
-        };
+    let (slots, buffer): (&mut [crate::Event], Option<&mut EventBuffer>) = match unsafe { events.as_mut() } {
+        Some(buf) if !buf.events.is_null() && buf.capacity > 0 => {
+            // SAFETY: the host provides `capacity` initialised events.
+            let slots = unsafe { std::slice::from_raw_parts_mut(buf.events, buf.capacity as usize) };
+            (slots, Some(buf))
+        }
+        other => (&mut [], other),
+    };
     let mut sink = Events::new(slots);
     let plugin = &mut w.plugin;
-    let status = unsafe {
-        guarded(err, Some(&mut w.poisoned), || {
-            plugin.process(input, output, &mut sink)
-        })
-    };
+    let status = unsafe { guarded(err, Some(&mut w.poisoned), || plugin.process(input, output, &mut sink)) };
     if let Some(buf) = buffer {
         buf.count = sink.as_slice().len() as u32;
         buf.dropped = buf.dropped.saturating_add(sink.dropped() as u32);
@@ -231,12 +186,7 @@ unsafe extern "C" fn process<P: Plugin>(
     status
 }
 
-unsafe extern "C" fn set_param<P: Plugin>(
-    instance: Instance,
-    id: u32,
-    value: f64,
-    err: *mut ErrorBuf,
-) -> i32 {
+unsafe extern "C" fn set_param<P: Plugin>(instance: Instance, id: u32, value: f64, err: *mut ErrorBuf) -> i32 {
     let Some(w) = (unsafe { instance.cast::<Wrapper<P>>().as_mut() }) else {
         return unsafe { report(Err(NULL_INSTANCE), err) };
     };
@@ -248,12 +198,7 @@ unsafe extern "C" fn set_param<P: Plugin>(
     }
 }
 
-unsafe extern "C" fn get_param<P: Plugin>(
-    instance: Instance,
-    id: u32,
-    value: *mut f64,
-    err: *mut ErrorBuf,
-) -> i32 {
+unsafe extern "C" fn get_param<P: Plugin>(instance: Instance, id: u32, value: *mut f64, err: *mut ErrorBuf) -> i32 {
     let Some(w) = (unsafe { instance.cast::<Wrapper<P>>().as_mut() }) else {
         return unsafe { report(Err(NULL_INSTANCE), err) };
     };

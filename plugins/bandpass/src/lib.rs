@@ -118,8 +118,7 @@ impl BandPass {
         if low >= high {
             return Err(PluginError::invalid_argument(format!("low_hz {low} must be below high_hz {high}")));
         }
-        let sections = butter_bandpass(order, low, high, self.sample_rate)
-            .ok_or_else(|| PluginError::invalid_argument("cannot design this band-pass"))?;
+        let sections = butter_bandpass(order, low, high, self.sample_rate).ok_or_else(|| PluginError::invalid_argument("cannot design this band-pass"))?;
         self.sections[..order].copy_from_slice(&sections);
         self.active = order;
         (self.low, self.high, self.order) = (low, high, order);

@@ -123,9 +123,7 @@ impl Denoise {
         let hop = n_fft / 4;
         let bins = n_fft / 2 + 1;
         let lookahead = ((TIME_SMOOTH_S * sample_rate / hop as f64).ceil() as usize).max(1);
-        let window: Vec<f32> = (0..n_fft)
-            .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n_fft as f64).cos()) as f32)
-            .collect();
+        let window: Vec<f32> = (0..n_fft).map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n_fft as f64).cos()) as f32).collect();
         let sum_sq: f32 = window.iter().map(|w| w * w).sum();
         let mut planner = RealFftPlanner::<f32>::new();
         let fft = planner.plan_fft_forward(n_fft);
@@ -409,8 +407,7 @@ impl Plugin for Denoise {
     const ID: &'static CStr = c"org.auscult.denoise";
     const NAME: &'static CStr = c"Denoise";
     const VERSION: &'static CStr = c"1.0.0";
-    const DESCRIPTION: &'static CStr =
-        c"Spectral gating against a per-bin noise profile (noisereduce's stationary mode), smoothed mask, overlap-add";
+    const DESCRIPTION: &'static CStr = c"Spectral gating against a per-bin noise profile (noisereduce's stationary mode), smoothed mask, overlap-add";
     const PARAMS: &'static [ParamDescriptor] = &[
         param(THRESHOLD_STD, c"threshold_std", c"std", 0.0, 4.0, 1.25, ParamScale::Linear),
         param(REDUCTION, c"reduction", c"", 0.0, 1.0, 1.0, ParamScale::Linear),
@@ -556,7 +553,11 @@ mod tests {
             .map(|i| {
                 let t = i as f64 / rate;
                 let burst = t % 1.0 < 0.5;
-                if t < 0.1 { 0.0 } else { noise() * if burst { 0.1 } else { 0.003 } }
+                if t < 0.1 {
+                    0.0
+                } else {
+                    noise() * if burst { 0.1 } else { 0.003 }
+                }
             })
             .collect();
         let y = run(&mut d, &x, 256);

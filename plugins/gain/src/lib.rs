@@ -19,14 +19,10 @@ impl Plugin for Gain {
     const NAME: &'static CStr = c"Gain";
     const VERSION: &'static CStr = c"1.0.0";
     const DESCRIPTION: &'static CStr = c"Multiplies the signal by a gain in dB";
-    const PARAMS: &'static [ParamDescriptor] =
-        &[param(GAIN_DB, c"gain_db", c"dB", -60.0, 40.0, 0.0, ParamScale::Linear)];
+    const PARAMS: &'static [ParamDescriptor] = &[param(GAIN_DB, c"gain_db", c"dB", -60.0, 40.0, 0.0, ParamScale::Linear)];
 
     fn new(_sample_rate: f64, _max_block: usize) -> Result<Self, PluginError> {
-        Ok(Gain {
-            gain_db: 0.0,
-            factor: 1.0,
-        })
+        Ok(Gain { gain_db: 0.0, factor: 1.0 })
     }
 
     fn process(&mut self, input: &[f32], output: &mut [f32], _: &mut Events<'_>) -> Result<(), PluginError> {

@@ -172,7 +172,8 @@ impl HeartHsmm {
         // the period matches a regular rhythm about as well as the period.
         let best = argmax(shortest, max_lag)?;
         let c = &self.corr;
-        let period = (shortest + 1..max_lag).find(|&l| c[best] > 0.0 && c[l] >= c[l - 1] && c[l] >= c[l + 1] && c[l] >= SHORTER_WITHIN * c[best]).unwrap_or(best);
+        let period =
+            (shortest + 1..max_lag).find(|&l| c[best] > 0.0 && c[l] >= c[l - 1] && c[l] >= c[l + 1] && c[l] >= SHORTER_WITHIN * c[best]).unwrap_or(best);
         let half = period / 2;
         let systole = if half > min_lag { argmax(min_lag, half)? as f64 } else { 0.3 * FRAME_RATE };
         Some((period as f64, systole))

@@ -23,11 +23,11 @@
 
 mod heart;
 
-use std::ffi::CStr;
 use std::f64::consts::PI;
+use std::ffi::CStr;
 
-use heart::HeartHsmm;
 use auscult_plugin_api::{export_plugin, param, EventKind, Events, ParamDescriptor, ParamScale, Plugin, PluginError};
+use heart::HeartHsmm;
 
 const MODE: u32 = 0;
 const MIN_CYCLE_S: u32 = 1;
@@ -156,7 +156,16 @@ const LUNG_PERIOD: PeriodConfig = PeriodConfig { window: 1500, min_len: 300, eve
 impl PeriodTracker {
     fn new() -> PeriodTracker {
         let size = LUNG_PERIOD.window;
-        PeriodTracker { ring: vec![0.0; size], linear: vec![0.0; size], corr: vec![0.0; size], cfg: LUNG_PERIOD, len: 0, next: 0, since_estimate: 0, period: None }
+        PeriodTracker {
+            ring: vec![0.0; size],
+            linear: vec![0.0; size],
+            corr: vec![0.0; size],
+            cfg: LUNG_PERIOD,
+            len: 0,
+            next: 0,
+            since_estimate: 0,
+            period: None,
+        }
     }
 
     fn configure(&mut self, cfg: PeriodConfig) {

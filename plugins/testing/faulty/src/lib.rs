@@ -66,8 +66,7 @@ impl Plugin for Faulty {
     const ID: &'static CStr = c"org.auscult.test.faulty";
     const NAME: &'static CStr = c"Fault injector";
     const VERSION: &'static CStr = c"1.0.0";
-    const DESCRIPTION: &'static CStr =
-        c"Panics, emits NaN/Inf, fails, sleeps or grows every Nth block, or all in turn (for tests)";
+    const DESCRIPTION: &'static CStr = c"Panics, emits NaN/Inf, fails, sleeps or grows every Nth block, or all in turn (for tests)";
     const PARAMS: &'static [ParamDescriptor] = &[
         // 0 none, 1 panic, 2 NaN, 3 Inf, 4 error, 5 sleep, 6 grow, 7 chaos
         param(MODE, c"mode", c"", 0.0, 7.0, 0.0, ParamScale::Integer),
@@ -76,13 +75,7 @@ impl Plugin for Faulty {
     ];
 
     fn new(_: f64, _: usize) -> Result<Self, PluginError> {
-        Ok(Faulty {
-            mode: Mode::None,
-            every_n: 1,
-            sleep_ms: 50.0,
-            blocks: 0,
-            hoard: Vec::new(),
-        })
+        Ok(Faulty { mode: Mode::None, every_n: 1, sleep_ms: 50.0, blocks: 0, hoard: Vec::new() })
     }
 
     fn process(&mut self, input: &[f32], output: &mut [f32], events: &mut Events<'_>) -> Result<(), PluginError> {

@@ -6,9 +6,7 @@
 
 use std::ffi::{c_char, c_void};
 
-use auscult_plugin_api::abi::{
-    AbiVersion, ErrorBuf, EventBuffer, Instance, ParamDescriptor, PluginDescriptor, ABI_VERSION,
-};
+use auscult_plugin_api::abi::{AbiVersion, ErrorBuf, EventBuffer, Instance, ParamDescriptor, PluginDescriptor, ABI_VERSION};
 
 unsafe extern "C" fn create(_: f64, _: u32, _: *mut Instance, _: *mut ErrorBuf) -> i32 {
     std::process::abort()
@@ -36,11 +34,7 @@ unsafe extern "C" fn get_extension(_: *const c_char) -> *const c_void {
 }
 
 static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
-    abi_version: AbiVersion {
-        major: ABI_VERSION.major + 1,
-        minor: 0,
-        patch: 0,
-    },
+    abi_version: AbiVersion { major: ABI_VERSION.major + 1, minor: 0, patch: 0 },
     struct_size: std::mem::size_of::<PluginDescriptor>() as u32,
     param_struct_size: std::mem::size_of::<ParamDescriptor>() as u32,
     id: c"org.auscult.test.old-abi".as_ptr(),
