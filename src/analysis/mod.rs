@@ -243,6 +243,9 @@ pub fn run(source: Source, mut chain: Chain, mut model: Option<LiveModel>, confi
             events.reserve(chain.len() * crate::host::chain::EVENTS_PER_BLOCK);
             chain.process(&block[..n], &mut output[..n], &mut events);
             processed += n as u64;
+            // The failpoint's whole purpose: a panic in this thread, to test
+            // that the TUI reports it, restores the terminal and saves.
+            #[allow(clippy::panic)]
             if panic_at.is_some_and(|at| processed >= at) {
                 panic!("failpoint analysis-panic-after-s reached at {:.1} s", processed as f64 / r);
             }
@@ -305,6 +308,9 @@ pub fn run(source: Source, mut chain: Chain, mut model: Option<LiveModel>, confi
     }
 }
 
+// The loop's state, each piece borrowed apart (the chain and the input
+// mutably, the rest shared), rather than one struct that would borrow all.
+#[allow(clippy::too_many_arguments)]
 fn apply(
     command: Command,
     chain: &mut Chain,

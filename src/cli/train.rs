@@ -503,7 +503,7 @@ fn command_line(args: &TrainArgs, task: &Task) -> String {
         args.init.as_ref().map_or(String::new(), |m| format!(" --init {m}")),
         match (args.auxiliary_sounds, args.auxiliary_weight) {
             (false, _) => String::new(),
-            (true, w) if w == 1.0 => " --auxiliary-sounds".into(),
+            (true, 1.0) => " --auxiliary-sounds".into(),
             (true, w) => format!(" --auxiliary-sounds --auxiliary-weight {w}"),
         },
         if args.mixup { " --mixup" } else { "" },

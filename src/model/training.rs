@@ -222,11 +222,13 @@ impl LrSchedule {
     fn scheduler(self, learning_rate: f64, steps: usize) -> ModuleLrScheduler {
         match self {
             LrSchedule::Constant => ModuleLrScheduler::new(learning_rate),
-            // Burn refuses a rate outside (0, 1] or no steps; `train` always
-            // trains at 1e-3 and the count is at least 1, so neither happens.
-            LrSchedule::Cosine => CosineAnnealingLrSchedulerConfig::new(learning_rate, steps.max(1))
-                .init()
-                .unwrap_or_else(|e| panic!("cosine schedule from {learning_rate} over {steps} steps: {e}")),
+            // Burn refuses a rate outside (0, 1] or no steps: both are kept
+            // inside here, so its refusal (which cannot come) falls back to
+            // the constant rate rather than a panic in the library.
+            LrSchedule::Cosine => {
+                let rate = learning_rate.clamp(f64::MIN_POSITIVE, 1.0);
+                CosineAnnealingLrSchedulerConfig::new(rate, steps.max(1)).init().map_or_else(|_| ModuleLrScheduler::new(rate), Into::into)
+            }
         }
     }
 }

@@ -103,8 +103,8 @@ impl Widget for SpectrogramCells<'_> {
                 let lo = (h - 1 - row) * app.n_mels / h;
                 let hi = ((h - row) * app.n_mels / h).max(lo + 1);
                 let mut peak = f32::MIN;
-                for f in start..start + FRAMES_PER_COLUMN {
-                    for &v in &mel[f][lo..hi] {
+                for frame in mel.range(start..start + FRAMES_PER_COLUMN) {
+                    for &v in &frame[lo..hi] {
                         peak = peak.max(v);
                     }
                 }
