@@ -63,7 +63,30 @@ fn other_abi_version_is_refused_before_any_call() {
     let err = PluginLibrary::load(&plugin("old_abi")).unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, LoadError::Descriptor { .. }), "{text}");
-    assert!(text.contains("plugin ABI 2.0.0 is not compatible") && text.contains("libold_abi.so"), "{text}");
+    assert!(text.contains("plugin ABI 2.0.0 is not compatible with this host's ABI 1.0.0") && text.contains("libold_abi.so"), "{text}");
+}
+
+/// ABI 1.0 plugins (every shipped one: `loads_real_plugins...`) and one
+/// built against a hypothetical 1.1 (a field added at the end of the
+/// descriptor and of each parameter descriptor) both load in this 1.0 host,
+/// which reads the fields it knows at the plugin's own sizes.
+#[test]
+fn a_plugin_of_a_newer_minor_version_loads_and_runs() {
+    let lib = PluginLibrary::load(&plugin("newer_minor")).unwrap();
+    let info = lib.info();
+    assert_eq!((info.abi_version.major, info.abi_version.minor), (1, 1));
+    let params: Vec<(u32, &str, f64, f64, f64)> = info.params.iter().map(|p| (p.id, p.name.as_str(), p.min, p.max, p.default)).collect();
+    // Read at a 56-byte stride: at 48 the second would be garbage.
+    assert_eq!(params, [(0, "gain", 0.0, 4.0, 1.0), (5, "offset", -1.0, 1.0, 0.0)]);
+    let mut chain = chain_of(&[("newer_minor", &[("gain", 2.0), ("offset", 0.5)])], 4000.0, 64);
+    let input = sine(100.0, 0.25, 4000.0, 200);
+    let mut out = vec![0.0; input.len()];
+    let mut events: Vec<ChainEvent> = Vec::with_capacity(64);
+    chain.process(&input, &mut out, &mut events);
+    assert!(chain.slots()[0].fault().is_none());
+    for (o, i) in out.iter().zip(&input) {
+        assert!((o - (2.0 * i + 0.5)).abs() < 1e-6);
+    }
 }
 
 #[test]

@@ -1,11 +1,15 @@
 //! Checks a plugin's descriptor and copies it into owned Rust data.
 //!
 //! Everything here reads foreign memory: the version header first, and the
-//! rest only once the version says the layout is the one we know.
+//! rest only once the version says the layout is one we know. Within a
+//! major version the structs only grow at the end, and each says its size:
+//! the host copies the part it knows (the fields an older plugin lacks stay
+//! null or zero), ignores what a newer plugin added, and steps through the
+//! parameter descriptors at the plugin's own stride (as CLAP does).
 
 use std::ffi::{c_char, CStr};
 
-use auscult_plugin_api::abi::{ParamDescriptor, ParamScale, PluginDescriptor, ABI_VERSION};
+use auscult_plugin_api::abi::{ParamDescriptor, ParamScale, PluginDescriptor, ABI_VERSION, DESCRIPTOR_SIZE_1_0, PARAM_SIZE_1_0};
 use auscult_plugin_api::AbiVersion;
 
 /// The most parameters a plugin may declare; more means a corrupt count.
@@ -16,11 +20,11 @@ pub const MAX_PARAMS: u32 = 1024;
 pub enum DescriptorError {
     #[error("the entry point returned a null descriptor")]
     Null,
-    #[error("plugin ABI {found} is not compatible with this host's ABI {host} (same major, minor at most {host_minor} needed); rebuild the plugin against auscult-plugin-api {host}", host = ABI_VERSION, host_minor = ABI_VERSION.minor)]
+    #[error("plugin ABI {found} is not compatible with this host's ABI {host} (the same major version, {major}, is needed); rebuild the plugin against auscult-plugin-api {host}", host = ABI_VERSION, major = ABI_VERSION.major)]
     Version { found: AbiVersion },
-    #[error("descriptor is {found} bytes, smaller than the {expected} bytes of ABI {host}", host = ABI_VERSION)]
+    #[error("descriptor is {found} bytes, smaller than the {expected} bytes every ABI {major}.x descriptor has", major = ABI_VERSION.major)]
     TooSmall { found: u32, expected: u32 },
-    #[error("parameter descriptors are {found} bytes, expected {expected}")]
+    #[error("parameter descriptors are {found} bytes, smaller than the {expected} bytes every ABI {major}.x one has", major = ABI_VERSION.major)]
     ParamSize { found: u32, expected: u32 },
     #[error("required function `PluginDescriptor::{0}` is null")]
     MissingFn(&'static str),
@@ -97,11 +101,40 @@ pub unsafe fn check_header(desc: *const PluginDescriptor) -> Result<(), Descript
         return Err(DescriptorError::Version { found: version });
     }
     let size = unsafe { std::ptr::addr_of!((*desc).struct_size).read_unaligned() };
-    let expected = std::mem::size_of::<PluginDescriptor>() as u32;
-    if size < expected {
-        return Err(DescriptorError::TooSmall { found: size, expected });
+    if size < DESCRIPTOR_SIZE_1_0 {
+        return Err(DescriptorError::TooSmall { found: size, expected: DESCRIPTOR_SIZE_1_0 });
     }
     Ok(())
+}
+
+/// A plain-data struct of which the plugin built `size` bytes at `ptr`:
+/// the bytes both know copied, the rest of ours zero (null pointers, `None`
+/// functions, zero counts), what a newer plugin added beyond ours left.
+///
+/// # Safety
+/// `ptr` points at `size` readable bytes, and `T` is plain data (integers,
+/// floats, raw pointers, `Option<fn>`) for which all-zero bytes are valid.
+unsafe fn known_part<T>(ptr: *const T, size: u32) -> T {
+    let mut out = std::mem::MaybeUninit::<T>::zeroed();
+    let n = (size as usize).min(std::mem::size_of::<T>());
+    // SAFETY: `ptr` has `size` bytes and `out` has `size_of::<T>()`: `n`
+    // bytes fit both; they do not overlap (`out` is ours).
+    unsafe { std::ptr::copy_nonoverlapping(ptr.cast::<u8>(), out.as_mut_ptr().cast::<u8>(), n) };
+    // SAFETY: the bytes are the plugin's (valid, as the ABI promises) or
+    // zero, which the caller promises is valid for `T`.
+    unsafe { out.assume_init() }
+}
+
+/// The descriptor's fields this host knows, copied out of the plugin's
+/// (see the module's note on versions).
+///
+/// # Safety
+/// `desc` passed [`check_header`], so it has at least `struct_size` bytes.
+pub unsafe fn known_fields(desc: *const PluginDescriptor) -> PluginDescriptor {
+    // SAFETY: the header was read and checked by the caller's `check_header`.
+    let size = unsafe { std::ptr::addr_of!((*desc).struct_size).read_unaligned() };
+    // SAFETY: `desc` has `size` bytes; the descriptor is plain data.
+    unsafe { known_part(desc, size) }
 }
 
 /// Checks a whole descriptor and copies it out.
@@ -112,7 +145,8 @@ pub unsafe fn check_header(desc: *const PluginDescriptor) -> Result<(), Descript
 /// impossible values, not dangling pointers).
 pub unsafe fn read_descriptor(desc: *const PluginDescriptor) -> Result<PluginInfo, DescriptorError> {
     unsafe { check_header(desc)? };
-    let d = unsafe { &*desc };
+    // SAFETY: the header passed, so `struct_size` bytes are readable.
+    let d = unsafe { known_fields(desc) };
     let required: [(&'static str, bool); 7] = [
         ("create", d.create.is_some()),
         ("destroy", d.destroy.is_some()),
@@ -125,6 +159,8 @@ pub unsafe fn read_descriptor(desc: *const PluginDescriptor) -> Result<PluginInf
     if let Some((name, _)) = required.iter().find(|(_, present)| !present) {
         return Err(DescriptorError::MissingFn(name));
     }
+    // SAFETY (these four): each is null or a NUL-terminated string in the
+    // library, as the caller promises; `read_str` checks null and length.
     let id = unsafe { read_str(d.id, "id")? };
     if id.is_empty() {
         return Err(DescriptorError::BadString { field: "id", problem: "empty" });
@@ -135,17 +171,20 @@ pub unsafe fn read_descriptor(desc: *const PluginDescriptor) -> Result<PluginInf
     if d.param_count > MAX_PARAMS {
         return Err(DescriptorError::TooManyParams(d.param_count));
     }
-    let expected = std::mem::size_of::<ParamDescriptor>() as u32;
-    if d.param_count > 0 && d.param_struct_size != expected {
-        return Err(DescriptorError::ParamSize { found: d.param_struct_size, expected });
+    if d.param_count > 0 && d.param_struct_size < PARAM_SIZE_1_0 {
+        return Err(DescriptorError::ParamSize { found: d.param_struct_size, expected: PARAM_SIZE_1_0 });
     }
-    let raw: &[ParamDescriptor] = if d.param_count == 0 {
-        &[]
-    } else if d.params.is_null() {
+    if d.param_count > 0 && d.params.is_null() {
         return Err(DescriptorError::BadString { field: "params", problem: "null with a non-zero param_count" });
-    } else {
-        unsafe { std::slice::from_raw_parts(d.params, d.param_count as usize) }
-    };
+    }
+    // Each parameter at the plugin's stride, the part this host knows.
+    let raw: Vec<ParamDescriptor> = (0..d.param_count as usize)
+        .map(|i| {
+            // SAFETY: `params` holds `param_count` descriptors of
+            // `param_struct_size` bytes each, as the ABI says.
+            unsafe { known_part(d.params.cast::<u8>().add(i * d.param_struct_size as usize).cast::<ParamDescriptor>(), d.param_struct_size) }
+        })
+        .collect();
     let mut params = Vec::with_capacity(raw.len());
     for (index, p) in raw.iter().enumerate() {
         let info = unsafe { read_param(p) }.map_err(|(name, problem)| DescriptorError::BadParam { index, name, problem })?;
@@ -245,13 +284,79 @@ mod tests {
         assert!(unsafe { check_header(&d) }.is_ok());
         d.abi_version.major += 1;
         assert!(matches!(unsafe { check_header(&d) }, Err(DescriptorError::Version { .. })));
+        // A newer minor of the same major: accepted (its additions ignored).
         let mut d = base();
         d.abi_version.minor += 1;
-        assert!(matches!(unsafe { check_header(&d) }, Err(DescriptorError::Version { .. })));
+        assert!(unsafe { check_header(&d) }.is_ok());
         let mut d = base();
         d.struct_size = 16;
         assert!(matches!(unsafe { check_header(&d) }, Err(DescriptorError::TooSmall { .. })));
         assert_eq!(unsafe { check_header(std::ptr::null()) }, Err(DescriptorError::Null));
+    }
+
+    #[test]
+    fn only_the_fields_a_descriptor_covers_are_read() {
+        // A descriptor whose size says it ends before `get_extension`: the
+        // copy leaves that field out (None) even though the memory holds one.
+        unsafe extern "C" fn ext(_: *const std::ffi::c_char) -> *const std::ffi::c_void {
+            std::ptr::null()
+        }
+        let mut d = base();
+        d.get_extension = Some(ext);
+        assert!(unsafe { known_fields(&d) }.get_extension.is_some());
+        d.struct_size = std::mem::offset_of!(PluginDescriptor, get_extension) as u32;
+        let known = unsafe { known_part(&d, d.struct_size) };
+        assert!(known.get_extension.is_none() && known.destroy.is_some());
+        assert_eq!(unsafe { read_str(known.id, "id") }.unwrap(), "org.test");
+    }
+
+    #[test]
+    fn parameter_descriptors_are_read_at_the_plugins_stride_and_too_small_ones_refused() {
+        #[repr(C)]
+        struct Wider {
+            p: ParamDescriptor,
+            added: [u64; 3],
+        }
+        let params = [
+            Wider { p: param(1, c"low_hz", c"Hz", 10.0, 100.0, 20.0, ParamScale::Log), added: [u64::MAX; 3] },
+            Wider { p: param(2, c"order", c"", 2.0, 8.0, 4.0, ParamScale::Integer), added: [u64::MAX; 3] },
+        ];
+        use auscult_plugin_api::abi::{ErrorBuf, EventBuffer, Instance};
+        unsafe extern "C" fn create(_: f64, _: u32, _: *mut Instance, _: *mut ErrorBuf) -> i32 {
+            0
+        }
+        unsafe extern "C" fn process(_: Instance, _: *const f32, _: *mut f32, _: u32, _: *mut EventBuffer, _: *mut ErrorBuf) -> i32 {
+            0
+        }
+        unsafe extern "C" fn set_param(_: Instance, _: u32, _: f64, _: *mut ErrorBuf) -> i32 {
+            0
+        }
+        unsafe extern "C" fn get_param(_: Instance, _: u32, _: *mut f64, _: *mut ErrorBuf) -> i32 {
+            0
+        }
+        unsafe extern "C" fn reset(_: Instance, _: *mut ErrorBuf) -> i32 {
+            0
+        }
+        unsafe extern "C" fn latency(_: Instance) -> u32 {
+            0
+        }
+        let mut d = base();
+        d.create = Some(create);
+        d.process = Some(process);
+        d.set_param = Some(set_param);
+        d.get_param = Some(get_param);
+        d.reset = Some(reset);
+        d.latency = Some(latency);
+        d.param_count = 2;
+        d.params = params.as_ptr().cast();
+        d.param_struct_size = std::mem::size_of::<Wider>() as u32;
+        let info = unsafe { read_descriptor(&d) }.unwrap();
+        let names: Vec<(u32, &str)> = info.params.iter().map(|p| (p.id, p.name.as_str())).collect();
+        assert_eq!(names, [(1, "low_hz"), (2, "order")]);
+        d.param_struct_size = PARAM_SIZE_1_0 - 8;
+        let err = unsafe { read_descriptor(&d) }.unwrap_err();
+        assert_eq!(err, DescriptorError::ParamSize { found: 40, expected: 48 });
+        assert!(err.to_string().contains("smaller than the 48 bytes every ABI 1.x one has"), "{err}");
     }
 
     #[test]

@@ -78,7 +78,8 @@ impl PluginLibrary {
         let desc: *const PluginDescriptor = unsafe { entry() };
         unsafe { abi::check_header(desc) }.map_err(descriptor_error)?;
         let info = unsafe { abi::read_descriptor(desc) }.map_err(descriptor_error)?;
-        let d = unsafe { &*desc };
+        // SAFETY: the header passed; the fields this host knows, copied.
+        let d = unsafe { abi::known_fields(desc) };
         let missing = |name| descriptor_error(DescriptorError::MissingFn(name));
         let fns = Functions {
             create: d.create.ok_or_else(|| missing("create"))?,

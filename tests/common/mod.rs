@@ -11,8 +11,16 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// Every plugin crate the tests load, by package name.
-pub const PLUGIN_PACKAGES: &[&str] =
-    &["auscult-gain", "auscult-bandpass", "auscult-denoise", "auscult-segment", "auscult-passthrough", "auscult-faulty", "auscult-old-abi"];
+pub const PLUGIN_PACKAGES: &[&str] = &[
+    "auscult-gain",
+    "auscult-bandpass",
+    "auscult-denoise",
+    "auscult-segment",
+    "auscult-passthrough",
+    "auscult-faulty",
+    "auscult-old-abi",
+    "auscult-newer-minor",
+];
 
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

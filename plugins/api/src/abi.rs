@@ -41,6 +41,12 @@ use std::ffi::{c_char, c_void};
 /// The version of this ABI, written first in every [`PluginDescriptor`].
 pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 0, patch: 0 };
 
+/// The sizes of the structs in ABI 1.0, the least a 1.x plugin's
+/// `struct_size` and `param_struct_size` may say: every field a host of
+/// any 1.x needs is in them.
+pub const DESCRIPTOR_SIZE_1_0: u32 = 136;
+pub const PARAM_SIZE_1_0: u32 = 48;
+
 /// The one symbol a plugin library exports (NUL-terminated for `dlsym`).
 pub const ENTRY_SYMBOL: &[u8] = b"auscult_plugin_entry\0";
 
@@ -58,9 +64,12 @@ pub struct AbiVersion {
 
 impl AbiVersion {
     /// Whether a host built against `self` can use a plugin built against
-    /// `plugin`: same major, and no newer minor than the host knows.
+    /// `plugin`: the same major. A minor version only adds fields at the end
+    /// of a struct, whose `struct_size` says how far it goes: the host reads
+    /// the fields both know, takes the defaults (null, zero) for those an
+    /// older plugin lacks, and ignores those a newer one added (as CLAP).
     pub const fn accepts(&self, plugin: &AbiVersion) -> bool {
-        self.major == plugin.major && plugin.minor <= self.minor
+        self.major == plugin.major
     }
 }
 
@@ -313,6 +322,8 @@ mod tests {
     fn layouts_are_pinned() {
         assert_eq!(size_of::<AbiVersion>(), 12);
         assert_eq!(size_of::<ParamDescriptor>(), 48);
+        assert_eq!(size_of::<ParamDescriptor>() as u32, PARAM_SIZE_1_0);
+        assert_eq!(size_of::<PluginDescriptor>() as u32, DESCRIPTOR_SIZE_1_0, "1.0's descriptor: a later minor adds fields after it");
         assert_eq!(offset_of!(ParamDescriptor, name), 8);
         assert_eq!(offset_of!(ParamDescriptor, min), 24);
         assert_eq!(size_of::<Event>(), 16);
