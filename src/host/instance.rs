@@ -36,7 +36,7 @@ pub struct PluginInstance {
 }
 
 // SAFETY: the ABI allows an instance to be used from any one thread at a
-// time ([main-thread]/[audio-thread] calls are never concurrent); `&mut self`
+// time (no two calls on an instance overlap, whatever thread makes them); `&mut self`
 // on every call enforces that.
 unsafe impl Send for PluginInstance {}
 

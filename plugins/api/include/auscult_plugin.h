@@ -168,9 +168,9 @@ typedef struct PluginDescriptor {
   const struct ParamDescriptor *params;
   // Creates an instance at `sample_rate` that will never be handed more
   // than `max_block` frames per `process` call. On success writes the
-  // instance to `*out`. `[main-thread] [may-alloc]`
+  // instance to `*out`. `[control-thread] [may-alloc]`
   int32_t (*create)(double sample_rate, uint32_t max_block, Instance *out, struct ErrorBuf *err);
-  // Frees the instance. `[main-thread] [may-alloc]`
+  // Frees the instance. `[control-thread] [may-alloc]`
   void (*destroy)(Instance instance);
   // Processes `frames` mono samples from `input` into `output` (distinct
   // buffers, both valid only during the call) and appends events to
@@ -192,13 +192,13 @@ typedef struct PluginDescriptor {
   // parameters. `[any-thread] [no-alloc]`
   uint32_t (*latency)(Instance instance);
   // Returns the extension with the given NUL-terminated id (of the form
-  // `auscult.<name>/<rev>`), or null. Optional. `[main-thread]`
+  // `auscult.<name>/<rev>`), or null. Optional. `[control-thread]`
   const void *(*get_extension)(const char *id);
 } PluginDescriptor;
 
 // Type of the exported entry symbol. Returns a descriptor owned by the
 // library, valid until it is unloaded; null means the library cannot run
-// here. `[main-thread]`
+// here. `[control-thread]`
 typedef const struct PluginDescriptor *(*EntryFn)(void);
 
 // The version of this ABI, written first in every [`PluginDescriptor`].

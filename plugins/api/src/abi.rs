@@ -8,13 +8,23 @@
 //!
 //! Each function pointer's documentation ends with a bracketed contract:
 //!
-//! - `[main-thread]`: called from the thread that loaded the library, never
-//!   concurrently with any other call on the same instance.
-//! - `[audio-thread]`: called from the real-time thread. The plugin must not
-//!   allocate, lock, do I/O or wait.
+//! - `[control-thread]`: called from whichever thread owns the instance
+//!   then, one call at a time. A host may move an instance between threads
+//!   between calls (auscult builds the chain on the main thread and runs it
+//!   on its analysis thread, which creates a faulted plugin's replacement
+//!   and destroys the instances it drops), so a plugin must not keep
+//!   thread-local state across calls.
+//! - `[audio-thread]`: called from the thread that processes the stream. The
+//!   plugin must not allocate, lock, do I/O or wait.
 //! - `[any-thread]`: may be called from any thread, but never concurrently on
 //!   the same instance.
-//! - `[no-alloc]` / `[may-alloc]`: whether the plugin may allocate in the call.
+//! - `[no-alloc]` / `[may-alloc]`: whether the plugin may allocate in the
+//!   call, on every path, refusals included (a static message, not a
+//!   formatted one). The shipped plugins' tests count allocations in
+//!   `process` and `set_param` (`auscult_plugin_api::testing`).
+//!
+//! No two calls on one instance ever overlap; calls on different instances
+//! of one library may run on different threads at once.
 //!
 //! # Lifecycle
 //!
@@ -260,7 +270,7 @@ pub type Instance = *mut c_void;
 
 /// Type of the exported entry symbol. Returns a descriptor owned by the
 /// library, valid until it is unloaded; null means the library cannot run
-/// here. `[main-thread]`
+/// here. `[control-thread]`
 pub type EntryFn = unsafe extern "C" fn() -> *const PluginDescriptor;
 
 /// Everything the host knows about a plugin.
@@ -285,9 +295,9 @@ pub struct PluginDescriptor {
 
     /// Creates an instance at `sample_rate` that will never be handed more
     /// than `max_block` frames per `process` call. On success writes the
-    /// instance to `*out`. `[main-thread] [may-alloc]`
+    /// instance to `*out`. `[control-thread] [may-alloc]`
     pub create: Option<unsafe extern "C" fn(sample_rate: f64, max_block: u32, out: *mut Instance, err: *mut ErrorBuf) -> i32>,
-    /// Frees the instance. `[main-thread] [may-alloc]`
+    /// Frees the instance. `[control-thread] [may-alloc]`
     pub destroy: Option<unsafe extern "C" fn(instance: Instance)>,
     /// Processes `frames` mono samples from `input` into `output` (distinct
     /// buffers, both valid only during the call) and appends events to
@@ -305,7 +315,7 @@ pub struct PluginDescriptor {
     /// parameters. `[any-thread] [no-alloc]`
     pub latency: Option<unsafe extern "C" fn(instance: Instance) -> u32>,
     /// Returns the extension with the given NUL-terminated id (of the form
-    /// `auscult.<name>/<rev>`), or null. Optional. `[main-thread]`
+    /// `auscult.<name>/<rev>`), or null. Optional. `[control-thread]`
     pub get_extension: Option<unsafe extern "C" fn(id: *const c_char) -> *const c_void>,
 }
 

@@ -70,6 +70,8 @@
 pub mod abi;
 #[doc(hidden)]
 pub mod shim;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::borrow::Cow;
 use std::ffi::CStr;
@@ -189,7 +191,7 @@ pub trait Plugin: Send + Sized + 'static {
     const PARAMS: &'static [ParamDescriptor];
 
     /// Creates an instance with every parameter at its default.
-    /// `[main-thread] [may-alloc]`
+    /// `[control-thread] [may-alloc]`
     fn new(sample_rate: f64, max_block: usize) -> Result<Self, PluginError>;
 
     /// Processes one block. `input.len() == output.len() <= max_block`.

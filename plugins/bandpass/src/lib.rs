@@ -30,9 +30,25 @@ pub struct Section {
     pub a: [f64; 2],
 }
 
-/// Designs the band-pass; `None` if the edges are not `0 < low < high < fs/2`.
-pub fn butter_bandpass(order: usize, low: f64, high: f64, fs: f64) -> Option<Vec<Section>> {
-    if !(order >= 1 && low > 0.0 && low < high && high < fs / 2.0) {
+/// The sections of a design, in place: `MAX_ORDER` slots, the first
+/// `len` used (no allocation, so `set_param` can redesign on any thread).
+#[derive(Clone, Copy)]
+pub struct Sections {
+    slots: [Section; MAX_ORDER],
+    len: usize,
+}
+
+impl std::ops::Deref for Sections {
+    type Target = [Section];
+    fn deref(&self) -> &[Section] {
+        &self.slots[..self.len]
+    }
+}
+
+/// Designs the band-pass; `None` if the edges are not `0 < low < high <
+/// fs/2` or the order is not 1 to `MAX_ORDER`. Allocates nothing.
+pub fn butter_bandpass(order: usize, low: f64, high: f64, fs: f64) -> Option<Sections> {
+    if !((1..=MAX_ORDER).contains(&order) && low > 0.0 && low < high && high < fs / 2.0) {
         return None;
     }
     // Pre-warped analog edges (rad/s), with scipy's fs2 = 2·fs.
@@ -42,44 +58,59 @@ pub fn butter_bandpass(order: usize, low: f64, high: f64, fs: f64) -> Option<Vec
     let (bw, w0) = (w2 - w1, (w1 * w2).sqrt());
     // Prototype poles on the left half of the unit circle, upper half only
     // (plus the real pole for odd orders): conjugates are implied.
-    let mut analog: Vec<Complex64> = Vec::with_capacity(2 * order);
+    let mut analog = [Complex64::default(); 2 * MAX_ORDER];
     for k in 0..order {
         let theta = PI * (2 * k + order + 1) as f64 / (2 * order) as f64;
         let p = Complex64::from_polar(1.0, theta);
         // Low-pass to band-pass: each prototype pole p gives two poles.
         let half = p * bw / 2.0;
         let root = (half * half - w0 * w0).sqrt();
-        analog.push(half + root);
-        analog.push(half - root);
+        analog[2 * k] = half + root;
+        analog[2 * k + 1] = half - root;
     }
+    let analog = &analog[..2 * order];
     // Gain: prototype gain 1, times bw^order from the transform, times the
     // bilinear factor for `order` zeros at s = 0 (the rest at infinity).
-    let digital: Vec<Complex64> = analog.iter().map(|&s| (fs2 + s) / (fs2 - s)).collect();
     let num: Complex64 = Complex64::new(fs2, 0.0).powu(order as u32);
     let den: Complex64 = analog.iter().map(|&s| fs2 - s).product();
     let gain = bw.powi(order as i32) * (num / den).re;
 
     // Pair each pole with its conjugate: keep those in the upper half-plane
     // (and pair real poles two by two).
-    let mut upper: Vec<Complex64> = digital.iter().copied().filter(|z| z.im > 1e-12).collect();
-    let mut real: Vec<f64> = digital.iter().filter(|z| z.im.abs() <= 1e-12).map(|z| z.re).collect();
-    upper.sort_by(|a, b| a.norm().total_cmp(&b.norm()));
-    real.sort_by(|a, b| a.total_cmp(b));
-    let mut sections: Vec<Section> = Vec::with_capacity(order);
-    for z in &upper {
-        sections.push(Section { b: [1.0, 0.0, -1.0], a: [-2.0 * z.re, z.norm_sqr()] });
+    let (mut upper, mut n_upper) = ([Complex64::default(); 2 * MAX_ORDER], 0);
+    let (mut real, mut n_real) = ([0.0f64; 2 * MAX_ORDER], 0);
+    for z in analog.iter().map(|&s| (fs2 + s) / (fs2 - s)) {
+        if z.im > 1e-12 {
+            upper[n_upper] = z;
+            n_upper += 1;
+        } else if z.im.abs() <= 1e-12 {
+            real[n_real] = z.re;
+            n_real += 1;
+        }
     }
-    for pair in real.chunks(2) {
+    let (upper, real) = (&mut upper[..n_upper], &mut real[..n_real]);
+    // Unstable sorts: the stable ones may allocate a buffer.
+    upper.sort_unstable_by(|a, b| a.norm().total_cmp(&b.norm()));
+    real.sort_unstable_by(|a, b| a.total_cmp(b));
+    let mut out = Sections { slots: [Section { b: [0.0; 3], a: [0.0; 2] }; MAX_ORDER], len: 0 };
+    let sections = upper.iter().map(|z| [-2.0 * z.re, z.norm_sqr()]).chain(real.chunks(2).map(|pair| {
         let (p1, p2) = (pair[0], *pair.get(1).unwrap_or(&0.0));
-        sections.push(Section { b: [1.0, 0.0, -1.0], a: [-(p1 + p2), p1 * p2] });
+        [-(p1 + p2), p1 * p2]
+    }));
+    for a in sections {
+        if out.len == MAX_ORDER {
+            return None;
+        }
+        out.slots[out.len] = Section { b: [1.0, 0.0, -1.0], a };
+        out.len += 1;
     }
-    if sections.len() != order {
+    if out.len != order {
         return None;
     }
-    for b in &mut sections[0].b {
+    for b in &mut out.slots[0].b {
         *b *= gain;
     }
-    Some(sections)
+    Some(out)
 }
 
 /// Magnitude of the cascade at `freq` Hz (for tests and tools).
@@ -108,15 +139,13 @@ pub struct BandPass {
 
 impl BandPass {
     fn redesign(&mut self, low: f64, high: f64, order: usize) -> Result<(), PluginError> {
-        let nyquist = self.sample_rate / 2.0;
-        if high >= nyquist {
-            return Err(PluginError::invalid_argument(format!(
-                "high_hz {high} is at or above the Nyquist frequency ({nyquist} Hz at {} Hz)",
-                self.sample_rate
-            )));
+        // Static messages: `set_param` is [no-alloc], its refusals too. The
+        // host names the value and the limit it stopped at.
+        if high >= self.sample_rate / 2.0 {
+            return Err(PluginError::invalid_argument("high_hz must be below the Nyquist frequency, half the sample rate"));
         }
         if low >= high {
-            return Err(PluginError::invalid_argument(format!("low_hz {low} must be below high_hz {high}")));
+            return Err(PluginError::invalid_argument("low_hz must be below high_hz"));
         }
         let sections = butter_bandpass(order, low, high, self.sample_rate).ok_or_else(|| PluginError::invalid_argument("cannot design this band-pass"))?;
         self.sections[..order].copy_from_slice(&sections);
@@ -238,5 +267,19 @@ mod tests {
         assert_eq!(bp.get_param(HIGH_HZ), Some(1800.0), "a refused value changes nothing");
         let err = bp.set_param(HIGH_HZ, 50.0).unwrap_err();
         assert!(err.message.contains("below high_hz"), "{err}");
+    }
+}
+
+/// `process` and `set_param` are `[no-alloc]` in the ABI: counted here over
+/// every parameter's range and 20 s of signal, at two rates.
+#[cfg(test)]
+mod no_alloc {
+    #[global_allocator]
+    static ALLOC: auscult_plugin_api::testing::CountingAllocator = auscult_plugin_api::testing::CountingAllocator;
+
+    #[test]
+    fn process_and_set_param_allocate_nothing() {
+        auscult_plugin_api::testing::assert_no_allocation::<super::BandPass>(4000.0, 256);
+        auscult_plugin_api::testing::assert_no_allocation::<super::BandPass>(44100.0, 1024);
     }
 }
