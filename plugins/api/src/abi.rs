@@ -361,7 +361,8 @@ mod tests {
         let host = AbiVersion { major: 1, minor: 2, patch: 0 };
         assert!(host.accepts(&AbiVersion { major: 1, minor: 0, patch: 9 }));
         assert!(host.accepts(&AbiVersion { major: 1, minor: 2, patch: 0 }));
-        assert!(!host.accepts(&AbiVersion { major: 1, minor: 3, patch: 0 }));
+        // A newer minor too: the host reads the part it knows.
+        assert!(host.accepts(&AbiVersion { major: 1, minor: 3, patch: 0 }));
         assert!(!host.accepts(&AbiVersion { major: 0, minor: 0, patch: 0 }));
         assert!(!host.accepts(&AbiVersion { major: 2, minor: 0, patch: 0 }));
     }
