@@ -96,10 +96,13 @@ pub unsafe fn check_header(desc: *const PluginDescriptor) -> Result<(), Descript
         return Err(DescriptorError::Null);
     }
     // Read field by field: the rest of the struct may have another layout.
+    // SAFETY: not null, and at least the 16-byte header is readable (the
+    // caller's promise); unaligned reads ask nothing of the alignment.
     let version = unsafe { std::ptr::addr_of!((*desc).abi_version).read_unaligned() };
     if !ABI_VERSION.accepts(&version) {
         return Err(DescriptorError::Version { found: version });
     }
+    // SAFETY: as above: within the header.
     let size = unsafe { std::ptr::addr_of!((*desc).struct_size).read_unaligned() };
     if size < DESCRIPTOR_SIZE_1_0 {
         return Err(DescriptorError::TooSmall { found: size, expected: DESCRIPTOR_SIZE_1_0 });
@@ -144,6 +147,7 @@ pub unsafe fn known_fields(desc: *const PluginDescriptor) -> PluginDescriptor {
 /// at what the ABI says they do (the checks here catch null, bad UTF-8 and
 /// impossible values, not dangling pointers).
 pub unsafe fn read_descriptor(desc: *const PluginDescriptor) -> Result<PluginInfo, DescriptorError> {
+    // SAFETY: `desc` is null or has its header, as the caller promises.
     unsafe { check_header(desc)? };
     // SAFETY: the header passed, so `struct_size` bytes are readable.
     let d = unsafe { known_fields(desc) };
@@ -159,15 +163,13 @@ pub unsafe fn read_descriptor(desc: *const PluginDescriptor) -> Result<PluginInf
     if let Some((name, _)) = required.iter().find(|(_, present)| !present) {
         return Err(DescriptorError::MissingFn(name));
     }
-    // SAFETY (these four): each is null or a NUL-terminated string in the
-    // library, as the caller promises; `read_str` checks null and length.
-    let id = unsafe { read_str(d.id, "id")? };
+    // SAFETY: each is null or a NUL-terminated string in the library, as
+    // the caller promises; `read_str` checks null and bounds the length.
+    let (id, name, version, description) =
+        unsafe { (read_str(d.id, "id")?, read_str(d.name, "name")?, read_str(d.version, "version")?, read_str(d.description, "description")?) };
     if id.is_empty() {
         return Err(DescriptorError::BadString { field: "id", problem: "empty" });
     }
-    let name = unsafe { read_str(d.name, "name")? };
-    let version = unsafe { read_str(d.version, "version")? };
-    let description = unsafe { read_str(d.description, "description")? };
     if d.param_count > MAX_PARAMS {
         return Err(DescriptorError::TooManyParams(d.param_count));
     }
@@ -187,6 +189,8 @@ pub unsafe fn read_descriptor(desc: *const PluginDescriptor) -> Result<PluginInf
         .collect();
     let mut params = Vec::with_capacity(raw.len());
     for (index, p) in raw.iter().enumerate() {
+        // SAFETY: a copy of the plugin's descriptor, whose strings point
+        // into the library (the caller's promise).
         let info = unsafe { read_param(p) }.map_err(|(name, problem)| DescriptorError::BadParam { index, name, problem })?;
         if params.iter().any(|q: &ParamInfo| q.id == info.id) {
             return Err(DescriptorError::BadParam { index, name: info.name, problem: format!("id {} is used twice", p.id) });
@@ -200,12 +204,17 @@ pub unsafe fn read_descriptor(desc: *const PluginDescriptor) -> Result<PluginInf
 }
 
 /// Reads a parameter descriptor, or says (name, problem).
+///
+/// # Safety
+/// `p.name` and `p.unit` are null or NUL-terminated strings.
 unsafe fn read_param(p: &ParamDescriptor) -> Result<ParamInfo, (String, String)> {
+    // SAFETY: null or a C string, as the caller promises.
     let name = unsafe { read_str(p.name, "name") }.map_err(|e| ("?".to_string(), e.to_string()))?;
     let fail = |problem: String| (name.clone(), problem);
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(fail("name must be non-empty ASCII letters, digits or '_'".into()));
     }
+    // SAFETY: as above.
     let unit = unsafe { read_str(p.unit, "unit") }.map_err(|e| fail(e.to_string()))?;
     let scale = ParamScale::from_raw(p.scale).ok_or_else(|| fail(format!("unknown scale {}", p.scale)))?;
     let (min, max, default) = (p.min, p.max, p.default);
@@ -231,6 +240,12 @@ unsafe fn read_param(p: &ParamDescriptor) -> Result<ParamInfo, (String, String)>
 /// Longest string accepted from a plugin; longer means a missing NUL.
 const MAX_STRING: usize = 4096;
 
+/// A plugin's string, owned: refused if null, unterminated within
+/// `MAX_STRING` bytes, or not UTF-8.
+///
+/// # Safety
+/// `ptr` is null or points at bytes readable up to a NUL or `MAX_STRING`,
+/// whichever comes first.
 unsafe fn read_str(ptr: *const c_char, field: &'static str) -> Result<String, DescriptorError> {
     if ptr.is_null() {
         return Err(DescriptorError::BadString { field, problem: "null" });
@@ -238,17 +253,22 @@ unsafe fn read_str(ptr: *const c_char, field: &'static str) -> Result<String, De
     // Bounded scan for the NUL, so a missing terminator cannot run away.
     let bytes = ptr.cast::<u8>();
     let mut len = 0;
+    // SAFETY: each byte read is before the NUL or within MAX_STRING + 1,
+    // readable as the caller promises.
     while unsafe { *bytes.add(len) } != 0 {
         len += 1;
         if len > MAX_STRING {
             return Err(DescriptorError::BadString { field, problem: "longer than 4096 bytes (missing NUL?)" });
         }
     }
+    // SAFETY: a NUL was found within the readable bytes just above.
     let cstr = unsafe { CStr::from_ptr(ptr) };
     cstr.to_str().map(str::to_owned).map_err(|_| DescriptorError::BadString { field, problem: "not valid UTF-8" })
 }
 
 #[cfg(test)]
+// Tests poke at foreign memory on purpose; the production code says why each unsafe block is sound.
+#[allow(clippy::undocumented_unsafe_blocks)]
 mod tests {
     use super::*;
     use auscult_plugin_api::param;

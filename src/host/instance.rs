@@ -53,6 +53,8 @@ impl PluginInstance {
         let mut err = ErrorBuf::default();
         let mut handle: Instance = std::ptr::null_mut();
         let max_block_u32 = u32::try_from(max_block).unwrap_or(u32::MAX);
+        // SAFETY: a checked descriptor's `create`, with a writable handle
+        // slot and error buffer that outlive the call.
         let status = unsafe { (library.fns.create)(sample_rate, max_block_u32, &mut handle, &mut err) };
         let plugin = library.info().id.clone();
         if Status::from_raw(status) != Status::Ok || handle.is_null() {
@@ -113,6 +115,10 @@ impl PluginInstance {
             }
             Backend::Native { handle, library } => {
                 let mut buffer = EventBuffer { events: events.as_mut_ptr(), capacity: events.len() as u32, count: 0, dropped: 0 };
+                // SAFETY: a live handle (freed only in Drop), `frames` samples
+                // in each of two distinct buffers (the caller's slices, length
+                // checked above), `buffer` over `events`' whole capacity;
+                // `&mut self` keeps calls on this instance from overlapping.
                 let status = unsafe { (library.fns.process)(*handle, input.as_ptr(), output.as_mut_ptr(), frames as u32, &mut buffer, &mut self.err) };
                 *event_count = (buffer.count as usize).min(events.len());
                 *dropped = buffer.dropped;
@@ -134,6 +140,7 @@ impl PluginInstance {
                 result.map_err(|m| self.ladspa_error(m))
             }
             Backend::Native { handle, library } => {
+                // SAFETY: a live handle and our error buffer; `&mut self`.
                 let status = unsafe { (library.fns.set_param)(*handle, id, value, &mut self.err) };
                 self.check(status)
             }
@@ -149,6 +156,7 @@ impl PluginInstance {
             }
             Backend::Native { handle, library } => {
                 let mut value = 0.0;
+                // SAFETY: a live handle, a writable f64 and our error buffer.
                 let status = unsafe { (library.fns.get_param)(*handle, id, &mut value, &mut self.err) };
                 self.check(status).map(|()| value)
             }
@@ -163,6 +171,7 @@ impl PluginInstance {
                 Ok(())
             }
             Backend::Native { handle, library } => {
+                // SAFETY: a live handle and our error buffer; `&mut self`.
                 let status = unsafe { (library.fns.reset)(*handle, &mut self.err) };
                 self.check(status)
             }
@@ -171,6 +180,7 @@ impl PluginInstance {
 
     pub fn latency(&self) -> u32 {
         match &self.backend {
+            // SAFETY: a live handle; `latency` reads the instance only.
             Backend::Native { handle, library } => unsafe { (library.fns.latency)(*handle) },
             // LADSPA has no latency call: by convention a plugin reports it
             // on a control output named "latency" (tap_limiter: 50).
@@ -182,6 +192,8 @@ impl PluginInstance {
 impl Drop for PluginInstance {
     fn drop(&mut self) {
         if let Backend::Native { handle, library } = &self.backend {
+            // SAFETY: the handle `create` gave, freed once, here; the
+            // library outlives it (`library` is an Arc held beside it).
             unsafe { (library.fns.destroy)(*handle) };
         }
     }

@@ -543,6 +543,8 @@ fn short(v: f64) -> String {
 }
 
 #[cfg(test)]
+// Tests poke at foreign memory on purpose; the production code says why each unsafe block is sound.
+#[allow(clippy::undocumented_unsafe_blocks)]
 mod tests {
     use super::*;
 

@@ -71,12 +71,17 @@ impl PluginLibrary {
         // SAFETY: loading a library runs its initialisers; the permission
         // check above is what stands between us and a planted file.
         let library = unsafe { libloading::Library::new(path) }.map_err(|e| LoadError::NotALibrary { path: path.to_path_buf(), reason: dl_reason(&e) })?;
+        // SAFETY: the symbol's type is the ABI's `EntryFn`, as every plugin
+        // library declares it; a library that lies is a broken plugin.
         let entry: EntryFn = unsafe { *library.get::<EntryFn>(ENTRY_SYMBOL).map_err(|_| LoadError::MissingEntry { path: path.to_path_buf() })? };
         let descriptor_error = |source| LoadError::Descriptor { path: path.to_path_buf(), source };
         // SAFETY: the entry point takes no arguments and returns a pointer
         // to static data; we read its 16-byte header before anything else.
         let desc: *const PluginDescriptor = unsafe { entry() };
+        // SAFETY: null or the library's static descriptor, which starts with
+        // the 16-byte header in every ABI version.
         unsafe { abi::check_header(desc) }.map_err(descriptor_error)?;
+        // SAFETY: the header passed; its pointers point into the library.
         let info = unsafe { abi::read_descriptor(desc) }.map_err(descriptor_error)?;
         // SAFETY: the header passed; the fields this host knows, copied.
         let d = unsafe { abi::known_fields(desc) };
@@ -112,6 +117,8 @@ fn dl_reason(e: &libloading::Error) -> String {
 }
 
 #[cfg(test)]
+// Tests poke at foreign memory on purpose; the production code says why each unsafe block is sound.
+#[allow(clippy::undocumented_unsafe_blocks)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

@@ -324,11 +324,16 @@ pub struct PluginDescriptor {
 // nothing is ever written through them, so sharing them between threads is
 // sound.
 unsafe impl Sync for ParamDescriptor {}
+// SAFETY: as above.
 unsafe impl Send for ParamDescriptor {}
+// SAFETY: as above.
 unsafe impl Sync for PluginDescriptor {}
+// SAFETY: as above.
 unsafe impl Send for PluginDescriptor {}
 
 #[cfg(test)]
+// Tests poke at foreign memory on purpose; the production code says why each unsafe block is sound.
+#[allow(clippy::undocumented_unsafe_blocks)]
 mod tests {
     use super::*;
     use std::mem::{align_of, offset_of, size_of};

@@ -232,6 +232,8 @@ macro_rules! export_plugin {
 }
 
 #[cfg(test)]
+// Tests poke at foreign memory on purpose; the production code says why each unsafe block is sound.
+#[allow(clippy::undocumented_unsafe_blocks)]
 mod tests {
     use super::*;
 

@@ -84,11 +84,11 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Writes the error (if any) into `err` and returns the raw status.
-unsafe fn report(result: Result<(), PluginError>, err: *mut ErrorBuf) -> i32 {
+fn report(result: Result<(), PluginError>, err: Option<&mut ErrorBuf>) -> i32 {
     match result {
         Ok(()) => Status::Ok as i32,
         Err(e) => {
-            if let Some(buf) = unsafe { err.as_mut() } {
+            if let Some(buf) = err {
                 buf.write(&e.message);
             }
             e.status as i32
@@ -98,14 +98,14 @@ unsafe fn report(result: Result<(), PluginError>, err: *mut ErrorBuf) -> i32 {
 
 /// Runs `f` and turns a panic into `Status::Panicked` with its message.
 /// `poison` is set when the panic came from inside an instance.
-unsafe fn guarded(err: *mut ErrorBuf, poison: Option<&mut bool>, f: impl FnOnce() -> Result<(), PluginError>) -> i32 {
+fn guarded(err: Option<&mut ErrorBuf>, poison: Option<&mut bool>, f: impl FnOnce() -> Result<(), PluginError>) -> i32 {
     match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(result) => unsafe { report(result, err) },
+        Ok(result) => report(result, err),
         Err(payload) => {
             if let Some(flag) = poison {
                 *flag = true;
             }
-            if let Some(buf) = unsafe { err.as_mut() } {
+            if let Some(buf) = err {
                 buf.write(&panic_message(payload.as_ref()));
             }
             Status::Panicked as i32
@@ -113,24 +113,47 @@ unsafe fn guarded(err: *mut ErrorBuf, poison: Option<&mut bool>, f: impl FnOnce(
     }
 }
 
+/// The host's error buffer, if it gave one.
+///
+/// # Safety
+/// `err` is null or points at an `ErrorBuf` the host owns and does not
+/// touch during the call, as the ABI says of every `err` argument.
+unsafe fn error_buf<'a>(err: *mut ErrorBuf) -> Option<&'a mut ErrorBuf> {
+    // SAFETY: null or valid and unaliased for the call, as the caller promises.
+    unsafe { err.as_mut() }
+}
+
+/// The instance behind the handle `create` gave out, if not null.
+///
+/// # Safety
+/// `instance` is null or a handle `create::<P>` returned and `destroy` has
+/// not freed; no other call on it runs at the same time (the ABI's rule).
+unsafe fn wrapper<'a, P: Plugin>(instance: Instance) -> Option<&'a mut Wrapper<P>> {
+    // SAFETY: a live `Box<Wrapper<P>>` from `create`, used by one call at a
+    // time, as the caller promises.
+    unsafe { instance.cast::<Wrapper<P>>().as_mut() }
+}
+
 const NULL_INSTANCE: PluginError = PluginError::new("null instance pointer");
 
 unsafe extern "C" fn create<P: Plugin>(sample_rate: f64, max_block: u32, out: *mut Instance, err: *mut ErrorBuf) -> i32 {
     install_quiet_panic_hook();
-    unsafe {
-        guarded(err, None, || {
-            if out.is_null() {
-                return Err(PluginError::new("null output pointer"));
-            }
-            if !(sample_rate.is_finite() && sample_rate > 0.0) || max_block == 0 {
-                return Err(PluginError::invalid_argument(format!("invalid sample rate {sample_rate} or block size {max_block}")));
-            }
-            let plugin = P::new(sample_rate, max_block as usize)?;
-            let wrapper = Box::new(Wrapper { plugin, max_block: max_block as usize, poisoned: false });
-            *out = Box::into_raw(wrapper).cast::<c_void>();
-            Ok(())
-        })
-    }
+    // SAFETY: the host's `err`, per the ABI.
+    let err = unsafe { error_buf(err) };
+    guarded(err, None, || {
+        if out.is_null() {
+            return Err(PluginError::new("null output pointer"));
+        }
+        if !(sample_rate.is_finite() && sample_rate > 0.0) || max_block == 0 {
+            return Err(PluginError::invalid_argument(format!("invalid sample rate {sample_rate} or block size {max_block}")));
+        }
+        let plugin = P::new(sample_rate, max_block as usize)?;
+        let wrapper = Box::new(Wrapper { plugin, max_block: max_block as usize, poisoned: false });
+        // SAFETY: `out` is not null (checked above) and the host gives a
+        // writable `Instance` slot, per the ABI.
+        unsafe { *out = Box::into_raw(wrapper).cast::<c_void>() };
+        Ok(())
+    })
 }
 
 unsafe extern "C" fn destroy<P: Plugin>(instance: Instance) {
@@ -139,6 +162,8 @@ unsafe extern "C" fn destroy<P: Plugin>(instance: Instance) {
     }
     // A panic in Drop must not cross the boundary either.
     let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: a handle from `create::<P>` (a leaked `Box<Wrapper<P>>`),
+        // freed once: the host calls `destroy` last and only once.
         drop(unsafe { Box::from_raw(instance.cast::<Wrapper<P>>()) });
     }));
 }
@@ -151,15 +176,15 @@ unsafe extern "C" fn process<P: Plugin>(
     events: *mut EventBuffer,
     err: *mut ErrorBuf,
 ) -> i32 {
-    let Some(w) = (unsafe { instance.cast::<Wrapper<P>>().as_mut() }) else {
-        return unsafe { report(Err(NULL_INSTANCE), err) };
-    };
+    // SAFETY: the host's `err` and handle, per the ABI.
+    let (err, w) = unsafe { (error_buf(err), wrapper::<P>(instance)) };
+    let Some(w) = w else { return report(Err(NULL_INSTANCE), err) };
     if w.poisoned {
-        return unsafe { report(Err(PluginError { status: Status::Panicked, message: "instance panicked earlier; reset it first".into() }), err) };
+        return report(Err(PluginError { status: Status::Panicked, message: "instance panicked earlier; reset it first".into() }), err);
     }
     let frames = frames as usize;
     if frames > w.max_block || (frames > 0 && (input.is_null() || output.is_null())) {
-        return unsafe { report(Err(PluginError::invalid_argument("block larger than max_block, or null buffer")), err) };
+        return report(Err(PluginError::invalid_argument("block larger than max_block, or null buffer")), err);
     }
     let (input, output): (&[f32], &mut [f32]) = if frames == 0 {
         (&[], &mut [])
@@ -168,6 +193,8 @@ unsafe extern "C" fn process<P: Plugin>(
         // each buffer for the duration of the call.
         unsafe { (std::slice::from_raw_parts(input, frames), std::slice::from_raw_parts_mut(output, frames)) }
     };
+    // SAFETY: `events` is null or the host's buffer, untouched by it during
+    // the call, per the ABI.
     let (slots, buffer): (&mut [crate::Event], Option<&mut EventBuffer>) = match unsafe { events.as_mut() } {
         Some(buf) if !buf.events.is_null() && buf.capacity > 0 => {
             // SAFETY: the host provides `capacity` initialised events.
@@ -178,7 +205,7 @@ unsafe extern "C" fn process<P: Plugin>(
     };
     let mut sink = Events::new(slots);
     let plugin = &mut w.plugin;
-    let status = unsafe { guarded(err, Some(&mut w.poisoned), || plugin.process(input, output, &mut sink)) };
+    let status = guarded(err, Some(&mut w.poisoned), || plugin.process(input, output, &mut sink));
     if let Some(buf) = buffer {
         buf.count = sink.as_slice().len() as u32;
         buf.dropped = buf.dropped.saturating_add(sink.dropped() as u32);
@@ -187,53 +214,49 @@ unsafe extern "C" fn process<P: Plugin>(
 }
 
 unsafe extern "C" fn set_param<P: Plugin>(instance: Instance, id: u32, value: f64, err: *mut ErrorBuf) -> i32 {
-    let Some(w) = (unsafe { instance.cast::<Wrapper<P>>().as_mut() }) else {
-        return unsafe { report(Err(NULL_INSTANCE), err) };
-    };
-    unsafe {
-        guarded(err, Some(&mut w.poisoned), || {
-            check_param(P::PARAMS, id, value)?;
-            w.plugin.set_param(id, value)
-        })
-    }
+    // SAFETY: the host's `err` and handle, per the ABI.
+    let (err, w) = unsafe { (error_buf(err), wrapper::<P>(instance)) };
+    let Some(w) = w else { return report(Err(NULL_INSTANCE), err) };
+    guarded(err, Some(&mut w.poisoned), || {
+        check_param(P::PARAMS, id, value)?;
+        w.plugin.set_param(id, value)
+    })
 }
 
 unsafe extern "C" fn get_param<P: Plugin>(instance: Instance, id: u32, value: *mut f64, err: *mut ErrorBuf) -> i32 {
-    let Some(w) = (unsafe { instance.cast::<Wrapper<P>>().as_mut() }) else {
-        return unsafe { report(Err(NULL_INSTANCE), err) };
-    };
-    unsafe {
-        guarded(err, Some(&mut w.poisoned), || {
-            if value.is_null() {
-                return Err(PluginError::new("null value pointer"));
+    // SAFETY: the host's `err` and handle, per the ABI.
+    let (err, w) = unsafe { (error_buf(err), wrapper::<P>(instance)) };
+    let Some(w) = w else { return report(Err(NULL_INSTANCE), err) };
+    guarded(err, Some(&mut w.poisoned), || {
+        if value.is_null() {
+            return Err(PluginError::new("null value pointer"));
+        }
+        match w.plugin.get_param(id) {
+            Some(v) => {
+                // SAFETY: not null (checked above); the host's writable f64.
+                unsafe { *value = v };
+                Ok(())
             }
-            match w.plugin.get_param(id) {
-                Some(v) => {
-                    *value = v;
-                    Ok(())
-                }
-                None => Err(PluginError::invalid_argument("unknown parameter id")),
-            }
-        })
-    }
+            None => Err(PluginError::invalid_argument("unknown parameter id")),
+        }
+    })
 }
 
 unsafe extern "C" fn reset<P: Plugin>(instance: Instance, err: *mut ErrorBuf) -> i32 {
-    let Some(w) = (unsafe { instance.cast::<Wrapper<P>>().as_mut() }) else {
-        return unsafe { report(Err(NULL_INSTANCE), err) };
-    };
-    let status = unsafe {
-        guarded(err, None, || {
-            w.plugin.reset();
-            Ok(())
-        })
-    };
+    // SAFETY: the host's `err` and handle, per the ABI.
+    let (err, w) = unsafe { (error_buf(err), wrapper::<P>(instance)) };
+    let Some(w) = w else { return report(Err(NULL_INSTANCE), err) };
+    let status = guarded(err, None, || {
+        w.plugin.reset();
+        Ok(())
+    });
     w.poisoned = status != Status::Ok as i32;
     status
 }
 
 unsafe extern "C" fn latency<P: Plugin>(instance: Instance) -> u32 {
-    let Some(w) = (unsafe { instance.cast::<Wrapper<P>>().as_ref() }) else {
+    // SAFETY: the host's handle, per the ABI.
+    let Some(w) = (unsafe { wrapper::<P>(instance) }) else {
         return 0;
     };
     catch_unwind(AssertUnwindSafe(|| w.plugin.latency())).unwrap_or(0)
