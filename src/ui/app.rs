@@ -13,6 +13,7 @@ use crate::analysis::{Command, Scored, SlotView, Status, Update};
 use crate::audio::session::CycleClass;
 use crate::audio::SourceInfo;
 
+use super::keymap::{self, Action, Scope};
 use super::theme::Theme;
 
 /// Seconds of history kept for the spectrogram and envelope.
@@ -309,38 +310,37 @@ impl App {
                 }
             };
         }
-        // The focused chain panel's keys come first: its `l` (parameter
-        // up, as in vi) would otherwise never reach it.
-        if self.focus == Panel::Chain {
-            if let Some(commands) = self.chain_key(key.code) {
-                return commands;
+        // The focused chain panel's keys come first (see `keymap::Scope`).
+        if self.focus == Panel::Chain && !self.chain.is_empty() {
+            if let Some(action) = keymap::action(Scope::Chain, key.code) {
+                return self.chain_action(action);
             }
         }
-        match key.code {
-            KeyCode::Char('?') => self.show_help = true,
-            KeyCode::Char('q') | KeyCode::Esc => return self.request_quit(false),
-            KeyCode::Char(' ') => {
+        match keymap::action(Scope::Global, key.code) {
+            Some(Action::Help) => self.show_help = true,
+            Some(Action::Quit) => return self.request_quit(false),
+            Some(Action::Pause) => {
                 self.frozen = if self.paused() { None } else { Some(self.live.clone()) };
                 self.say(if self.paused() { "display paused (recording continues)" } else { "display resumed" });
             }
-            KeyCode::Tab => self.focus = self.focus.next(),
-            KeyCode::BackTab => self.focus = self.focus.next().next(),
-            KeyCode::Char('r') if !self.recording() => {
+            Some(Action::NextPanel) => self.focus = self.focus.next(),
+            Some(Action::PreviousPanel) => self.focus = self.focus.next().next(),
+            Some(Action::Record) if !self.recording() => {
                 return vec![Command::StartRecording { out: self.out.clone(), location: self.location.clone() }];
             }
-            KeyCode::Char('r') => self.say("already recording"),
-            KeyCode::Char('s') => {
+            Some(Action::Record) => self.say("already recording"),
+            Some(Action::Stop) => {
                 if self.recording() {
                     return vec![Command::StopRecording];
                 }
                 self.say("not recording");
             }
-            KeyCode::Char('l') => self.prompt = Some(Prompt::Location(self.location.clone().unwrap_or_default())),
-            KeyCode::Char(c @ '1'..='4') => {
-                let label = match c {
-                    '1' => CycleClass::Normal,
-                    '2' => CycleClass::Crackle,
-                    '3' => CycleClass::Wheeze,
+            Some(Action::Location) => self.prompt = Some(Prompt::Location(self.location.clone().unwrap_or_default())),
+            Some(Action::Label) => {
+                let label = match key.code {
+                    KeyCode::Char('1') => CycleClass::Normal,
+                    KeyCode::Char('2') => CycleClass::Crackle,
+                    KeyCode::Char('3') => CycleClass::Wheeze,
                     _ => CycleClass::Both,
                 };
                 return vec![Command::Label(label)];
@@ -364,55 +364,50 @@ impl App {
         Vec::new()
     }
 
-    /// A key of the chain panel: `None` when it is not one of them.
-    fn chain_key(&mut self, code: KeyCode) -> Option<Vec<Command>> {
+    /// An action of the chain panel (which has at least one plugin).
+    fn chain_action(&mut self, action: Action) -> Vec<Command> {
         let n = self.chain.len();
-        if n == 0 {
-            return None;
-        }
         let slot = self.selected_slot.min(n - 1);
-        match code {
-            KeyCode::Up | KeyCode::Char('k') => {
+        match action {
+            Action::SelectUp => {
                 self.selected_slot = slot.saturating_sub(1);
                 self.selected_param = 0;
             }
-            KeyCode::Down | KeyCode::Char('j') => {
+            Action::SelectDown => {
                 self.selected_slot = (slot + 1).min(n - 1);
                 self.selected_param = 0;
             }
-            KeyCode::Char('b') => {
+            Action::Bypass => {
                 let bypass = !self.chain[slot].bypassed;
                 self.chain[slot].bypassed = bypass;
-                return Some(vec![Command::SetBypass { slot, bypass }]);
+                return vec![Command::SetBypass { slot, bypass }];
             }
-            KeyCode::Char('K') | KeyCode::Char('[') if slot > 0 => {
+            // The first plugin cannot move up, nor the last down: the key is
+            // still the panel's, and does nothing.
+            Action::MoveUp if slot > 0 => {
                 self.chain.swap(slot, slot - 1);
                 self.selected_slot = slot - 1;
-                return Some(vec![Command::MoveSlot { from: slot, to: slot - 1 }]);
+                return vec![Command::MoveSlot { from: slot, to: slot - 1 }];
             }
-            KeyCode::Char('J') | KeyCode::Char(']') if slot + 1 < n => {
+            Action::MoveDown if slot + 1 < n => {
                 self.chain.swap(slot, slot + 1);
                 self.selected_slot = slot + 1;
-                return Some(vec![Command::MoveSlot { from: slot, to: slot + 1 }]);
+                return vec![Command::MoveSlot { from: slot, to: slot + 1 }];
             }
-            KeyCode::Char('c') => return Some(vec![Command::ClearFault { slot }]),
-            KeyCode::Char('p') => {
+            Action::ClearFault => return vec![Command::ClearFault { slot }],
+            Action::NextParam => {
                 let count = self.chain[slot].params.len().max(1);
                 self.selected_param = (self.selected_param + 1) % count;
             }
-            KeyCode::Left | KeyCode::Right | KeyCode::Char('-') | KeyCode::Char('+') | KeyCode::Char('h') | KeyCode::Char('l') => {
-                let up = matches!(code, KeyCode::Right | KeyCode::Char('+') | KeyCode::Char('l'));
-                let Some(p) = self.chain[slot].params.get_mut(self.selected_param) else { return Some(Vec::new()) };
-                let value = step(p.value, p.min, p.max, p.scale, up);
+            Action::ParamDown | Action::ParamUp => {
+                let Some(p) = self.chain[slot].params.get_mut(self.selected_param) else { return Vec::new() };
+                let value = step(p.value, p.min, p.max, p.scale, action == Action::ParamUp);
                 p.value = value;
-                return Some(vec![Command::SetParam { slot, id: p.id, value }]);
+                return vec![Command::SetParam { slot, id: p.id, value }];
             }
-            // Keys the panel uses, where they do nothing now (the first
-            // plugin cannot move up), are still the panel's.
-            KeyCode::Char('K' | '[' | 'J' | ']') => {}
-            _ => return None,
+            _ => {}
         }
-        Some(Vec::new())
+        Vec::new()
     }
 }
 
@@ -435,26 +430,6 @@ pub fn label_name(label: CycleClass) -> &'static str {
         CycleClass::Both => "crackles+wheezes",
     }
 }
-
-/// Every key, for the help overlay and the README.
-pub const KEYS: [(&str, &str); 16] = [
-    ("?", "show this help"),
-    ("space", "pause/resume the display (recording continues)"),
-    ("r", "start recording a session"),
-    ("s", "stop recording (saves the session)"),
-    ("l", "set the chest location (outside the chain panel)"),
-    ("1-4", "label the current cycle: normal, crackles, wheezes, both"),
-    ("tab", "next panel (spectrogram, chain, predictions)"),
-    ("q / Esc", "quit (asks first while recording)"),
-    ("chain: ↑↓ j k", "select a plugin"),
-    ("chain: b", "bypass / enable the plugin"),
-    ("chain: [ ] K J", "move the plugin up / down"),
-    ("chain: p", "next parameter"),
-    ("chain: ←→ h l - +", "change the parameter (stops at its limit)"),
-    ("chain: c", "clear a fault and re-enable the plugin"),
-    ("Ctrl-C", "quit now (a recording is saved first)"),
-    ("", "no mouse: text selection works over SSH"),
-];
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
 use ratatui::Frame;
 
-use super::app::{label_name, App, Mark, Mode, Panel, Prompt, FRAMES_PER_S, KEYS};
+use super::app::{label_name, App, Mark, Mode, Panel, Prompt, FRAMES_PER_S};
+use super::keymap;
 
 /// Below this the full layout does not fit; the spectrogram and status
 /// line are drawn alone.
@@ -390,7 +391,7 @@ fn status_line(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn help(frame: &mut Frame, area: Rect, app: &App) {
-    let mut lines: Vec<String> = KEYS.iter().map(|(k, what)| if k.is_empty() { what.to_string() } else { format!("{k:<18} {what}") }).collect();
+    let mut lines: Vec<String> = keymap::help_lines();
     // Notices and recent messages, whole, wrapped to the overlay's width.
     let width = usize::from(area.width.saturating_sub(4)).max(20);
     let notes: Vec<&String> = app.notice.iter().chain(app.history.iter()).collect();
@@ -520,8 +521,9 @@ mod tests {
         let mut app = app("default");
         app.show_help = true;
         let screen = text(&render(&app, 80, 24));
-        for key in ["space", "tab", "1-4", "chain: b", "q / Esc"] {
-            assert!(screen.contains(key), "{key}\n{screen}");
+        // Every binding of the keymap the keys are dispatched through, whole.
+        for b in keymap::KEYMAP {
+            assert!(screen.contains(b.shown) && screen.contains(b.help), "{} {}\n{screen}", b.shown, b.help);
         }
     }
 
