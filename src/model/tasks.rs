@@ -149,39 +149,14 @@ pub fn task(name: &str) -> Option<Task> {
             murmur_weights: None,
         },
         // CirCor: each recording labelled with its patient's murmur where it
-        // was heard; the patient's label is the mean over their recordings.
-        // CirCor: each recording labelled with its patient's murmur where it
         // was heard, and scored alone; each patient is then scored once.
-        "heart-murmur" => Task {
-            name: "heart-murmur",
-            loader: Box::new(CirCor),
-            features: FeatureConfig::stethoscope(4.0),
-            chain: Some(HEART_CHAIN),
-            icbhi: false,
-            caveat: None,
-            per_example_norm: true,
-            weight_power: 1.0,
-            per_patient: false,
-            extra: None,
-            auxiliary: None,
-            sprsound: &[],
-            murmur_weights: Some(&[1.0, 5.0, 3.0]),
-        },
-        "heart-abnormal" => Task {
-            name: "heart-abnormal",
-            loader: Box::new(PhysioNet2016),
-            features: FeatureConfig::stethoscope(4.0),
-            chain: Some(HEART_CHAIN),
-            icbhi: false,
-            caveat: Some("PhysioNet 2016 records no patient ids: each recording counts as its own patient, so one person's recordings may fall on both sides; its six sites differ so much that hold-one-site-out is the honest figure"),
-            per_example_norm: true,
-            weight_power: 1.0,
-            per_patient: false,
-            extra: None,
-            auxiliary: None,
-            sprsound: &[],
-            murmur_weights: None,
-        },
+        "heart-murmur" => heart_corpus_task("heart-murmur", Box::new(CirCor), None, Some(&[1.0, 5.0, 3.0])),
+        "heart-abnormal" => heart_corpus_task(
+            "heart-abnormal",
+            Box::new(PhysioNet2016),
+            Some("PhysioNet 2016 records no patient ids: each recording counts as its own patient, so one person's recordings may fall on both sides; its six sites differ so much that hold-one-site-out is the honest figure"),
+            None,
+        ),
         "folder" => Task {
             name: "folder",
             loader: Box::new(ClassFolders { name: "folder", patient_prefix: true }),
@@ -218,5 +193,26 @@ fn sprsound_task(name: &'static str, task: SprsoundTask, seconds: f64, scores: &
         auxiliary: None,
         sprsound: scores,
         murmur_weights: None,
+    }
+}
+
+/// A clinical heart corpus (CirCor, PhysioNet 2016): heart-band chain,
+/// inputs of 4 s each normalised by its own mean (many stethoscopes and
+/// sites), class weights at inverse frequency.
+fn heart_corpus_task(name: &'static str, loader: Box<dyn DatasetLoader>, caveat: Option<&'static str>, murmur_weights: Option<&'static [f64]>) -> Task {
+    Task {
+        name,
+        loader,
+        features: FeatureConfig::stethoscope(4.0),
+        chain: Some(HEART_CHAIN),
+        icbhi: false,
+        caveat,
+        per_example_norm: true,
+        weight_power: 1.0,
+        per_patient: false,
+        extra: None,
+        auxiliary: None,
+        sprsound: &[],
+        murmur_weights,
     }
 }

@@ -3,17 +3,10 @@
 //!
 //! A plugin crate's own tests install the allocator (each test binary has
 //! one global allocator, and a plugin library its own, so the check runs
-//! on the plugin's Rust type, not through the host):
+//! on the plugin's Rust type, not through the host). One line does both:
 //!
 //! ```ignore
-//! #[cfg(test)]
-//! #[global_allocator]
-//! static ALLOC: auscult_plugin_api::testing::CountingAllocator = auscult_plugin_api::testing::CountingAllocator;
-//!
-//! #[test]
-//! fn process_and_set_param_allocate_nothing() {
-//!     auscult_plugin_api::testing::assert_no_allocation::<MyPlugin>(4000.0, 256);
-//! }
+//! auscult_plugin_api::no_alloc_test!(MyPlugin);
 //! ```
 //!
 //! Enabled by the `testing` feature (a dev-dependency's).
@@ -109,4 +102,29 @@ pub fn assert_no_allocation<P: Plugin>(sample_rate: f64, block: usize) {
             }
         }
     }
+}
+
+/// A test module for a plugin crate: the counting allocator installed, and
+/// `process` and `set_param` checked to allocate nothing at 4 and 44.1 kHz
+/// (`[no-alloc]` in the ABI). Needs the `testing` feature of this crate as
+/// a dev-dependency.
+#[macro_export]
+macro_rules! no_alloc_test {
+    ($plugin:ty) => {
+        /// `process` and `set_param` are `[no-alloc]` in the ABI: counted
+        /// over every parameter's range and 20 s of signal, at two rates.
+        #[cfg(test)]
+        mod no_alloc {
+            use super::*;
+
+            #[global_allocator]
+            static ALLOC: $crate::testing::CountingAllocator = $crate::testing::CountingAllocator;
+
+            #[test]
+            fn process_and_set_param_allocate_nothing() {
+                $crate::testing::assert_no_allocation::<$plugin>(4000.0, 256);
+                $crate::testing::assert_no_allocation::<$plugin>(44100.0, 1024);
+            }
+        }
+    };
 }

@@ -270,16 +270,5 @@ mod tests {
     }
 }
 
-/// `process` and `set_param` are `[no-alloc]` in the ABI: counted here over
-/// every parameter's range and 20 s of signal, at two rates.
 #[cfg(test)]
-mod no_alloc {
-    #[global_allocator]
-    static ALLOC: auscult_plugin_api::testing::CountingAllocator = auscult_plugin_api::testing::CountingAllocator;
-
-    #[test]
-    fn process_and_set_param_allocate_nothing() {
-        auscult_plugin_api::testing::assert_no_allocation::<super::BandPass>(4000.0, 256);
-        auscult_plugin_api::testing::assert_no_allocation::<super::BandPass>(44100.0, 1024);
-    }
-}
+auscult_plugin_api::no_alloc_test!(BandPass);
