@@ -1,88 +1,272 @@
 //! `auscult analyze`: the chain and a model run headless over files, a
-//! prediction per breath cycle (cycle models) or per recording.
+//! prediction per breath cycle (cycle models) or per recording: files and
+//! directories in parallel (`--jobs`), one machine's share of them
+//! (`--shard`), results streamed as each file finishes. A file that cannot
+//! be read is reported and skipped; the run goes on and exits 1.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use indicatif::{ProgressBar, ProgressStyle};
 use unicode_width::UnicodeWidthStr;
 
 use auscult::metrics;
 use auscult::model::card;
+use auscult::model::features::Preprocessor;
 use auscult::model::inference::Classifier;
 use auscult::model::pipeline::plugin_search;
 
+use super::inputs::{self, Shard};
+
 #[derive(clap::Args, Debug)]
 pub struct AnalyzeArgs {
-    /// Recordings (WAV or FLAC).
-    #[arg(required = true)]
+    /// Recordings (WAV or FLAC), or directories: every recording below them.
+    #[arg(required_unless_present = "files_from")]
     files: Vec<PathBuf>,
+    /// Also the recordings listed in this file, one path a line (`-`: stdin).
+    #[arg(long, value_name = "FILE")]
+    files_from: Option<PathBuf>,
     /// A model name in models/ (e.g. heart) or a card file.
     #[arg(long)]
     model: String,
-    #[arg(long, default_value = "table", value_parser = ["table", "json", "csv"])]
+    /// table and json are written at the end, in the inputs' order; csv and
+    /// jsonl (one JSON object a line) as each file is done.
+    #[arg(long, default_value = "table", value_parser = ["table", "json", "jsonl", "csv"])]
     format: String,
+    /// Files analysed at once (default: the machine's cores).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+    /// Only this machine's share of the inputs, `K/N` (0 ≤ K < N), dealt by
+    /// a hash of each path: N machines given the same inputs and K = 0..N-1
+    /// analyse each once between them (see docs/cluster.md).
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
+    /// csv and jsonl in the inputs' order rather than as files finish (the
+    /// same bytes whatever `--jobs`).
+    #[arg(long)]
+    sorted: bool,
 }
 
+/// One prediction: file, span (s), every class's probability.
+type Row = (String, f64, f64, Vec<f32>);
+
+/// A finished file: its index among the inputs, and its seconds of audio
+/// and rows, or why it failed.
+type Done = (usize, anyhow::Result<(f64, Vec<Row>)>);
+
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let files = inputs::expand(&args.files, args.files_from.as_deref(), args.shard)?;
+    if files.is_empty() {
+        eprintln!("auscult: no recordings to analyse{}", if args.shard.is_some() { " in this shard" } else { "" });
+        return Ok(ExitCode::SUCCESS);
+    }
     let card_path = card::find(&args.model)?;
-    let classifier = Classifier::load(&card_path)?;
-    let classes = classifier.card.classes.clone();
-    let mut pre = classifier.preprocessor(&plugin_search())?;
-    let fps = pre.config.frames_per_s();
-    let mut rows: Vec<(String, f64, f64, Vec<f32>)> = Vec::new();
-    for file in &args.files {
-        let samples = pre.audio(file)?;
-        let mel = pre.log_mel(&samples);
-        // Cycle-level models run on each breath cycle the segmenter finds;
-        // the others on the whole recording.
-        let spans: Vec<(f64, f64)> = if classifier.card.task == "lung-cycles" {
-            cycles(&samples, pre.config.sample_rate).unwrap_or_else(|e| {
-                eprintln!("auscult: warning: {}: no cycle segmentation ({e}); classifying the whole file", file.display());
-                vec![]
-            })
-        } else {
-            vec![]
-        };
-        let duration = samples.len() as f64 / f64::from(pre.config.sample_rate);
-        let spans = if spans.is_empty() { vec![(0.0, duration)] } else { spans };
-        let inputs: Vec<_> = spans.iter().map(|&(s, e)| mel.slice((s * fps) as usize, (e * fps).ceil() as usize)).collect();
-        for ((s, e), p) in spans.into_iter().zip(classifier.predict(&inputs)) {
-            rows.push((file.display().to_string(), s, e, p));
+    // Loaded here first, so that a bad model is one error before any work.
+    let classes = Classifier::load(&card_path)?.card.classes.clone();
+    let jobs = usize::from(args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(usize::from(u16::MAX)) as u16)))
+        .min(files.len());
+    let progress = ProgressBar::new(files.len() as u64);
+    progress.set_style(ProgressStyle::with_template("{pos}/{len} files [{bar:30}] {msg} {per_sec} eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let next = AtomicUsize::new(0);
+    let (done_tx, done) = crossbeam_channel::unbounded::<Done>();
+    let mut writer = Writer::new(&args.format, &classes, args.sorted || matches!(args.format.as_str(), "table" | "json"))?;
+    let mut failed: Vec<(PathBuf, String)> = Vec::new();
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        for _ in 0..jobs {
+            let (next, files, done_tx, card_path) = (&next, &files, done_tx.clone(), &card_path);
+            scope.spawn(move || {
+                let worker = Classifier::load(card_path).map_err(anyhow::Error::from).and_then(|c| {
+                    let pre = c.preprocessor(&plugin_search())?;
+                    Ok((c, pre))
+                });
+                let (classifier, mut pre) = match worker {
+                    Ok(w) => w,
+                    Err(e) => {
+                        let message = format!("{e:#}");
+                        // Each remaining file fails with the reason.
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            if i >= files.len() || done_tx.send((i, Err(anyhow::anyhow!("{message}")))).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                };
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= files.len() {
+                        return;
+                    }
+                    let result = analyze_file(&classifier, &mut pre, &files[i]);
+                    if done_tx.send((i, result)).is_err() {
+                        return;
+                    }
+                }
+            });
         }
+        drop(done_tx);
+        let result = collect(&done, &files, &progress, &mut writer, &mut failed);
+        if result.is_err() {
+            // Stdout is gone (`| head`) or unwritable: the workers stop.
+            next.store(files.len(), Ordering::Relaxed);
+        }
+        result
+    })?;
+    progress.finish_and_clear();
+    writer.finish()?;
+    if failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
     }
-    let mut out = std::io::stdout().lock();
-    match args.format.as_str() {
-        "json" => {
-            let items: Vec<serde_json::Value> = rows
-                .iter()
-                .map(|(f, s, e, p)| {
-                    let probs: serde_json::Map<String, serde_json::Value> = classes.iter().zip(p).map(|(c, v)| (c.clone(), serde_json::json!(v))).collect();
-                    serde_json::json!({"file": f, "start_s": s, "end_s": e, "prediction": classes[metrics::argmax(p)], "probabilities": probs})
-                })
-                .collect();
-            writeln!(out, "{}", serde_json::to_string_pretty(&items)?)?;
-        }
-        "csv" => {
-            // File names hold commas (KAUH's do): the writer quotes them.
-            let mut csv = csv::Writer::from_writer(out);
-            csv.write_record(["file", "start_s", "end_s", "prediction"].into_iter().chain(classes.iter().map(String::as_str)))?;
-            for (f, s, e, p) in &rows {
-                let mut record = vec![f.clone(), format!("{s:.3}"), format!("{e:.3}"), classes[metrics::argmax(p)].clone()];
-                record.extend(p.iter().map(|v| format!("{v:.4}")));
-                csv.write_record(&record)?;
+    eprintln!("auscult: {} of {} files could not be analysed:", failed.len(), files.len());
+    for (path, why) in &failed {
+        eprintln!("  {}: {why}", path.display());
+    }
+    Ok(ExitCode::from(1))
+}
+
+/// Takes each finished file's rows to the writer (failures reported and
+/// remembered), updating the progress bar.
+fn collect(
+    done: &crossbeam_channel::Receiver<Done>,
+    files: &[PathBuf],
+    progress: &ProgressBar,
+    writer: &mut Writer<'_>,
+    failed: &mut Vec<(PathBuf, String)>,
+) -> anyhow::Result<()> {
+    let mut audio_s = 0.0;
+    for (i, result) in done.iter() {
+        progress.inc(1);
+        match result {
+            Ok((seconds, rows)) => {
+                audio_s += seconds;
+                progress.set_message(format!("{:.2} h of audio", audio_s / 3600.0));
+                progress.suspend(|| writer.add(i, rows))?;
             }
-            csv.flush()?;
+            Err(e) => {
+                let why = super::error_line(&e);
+                progress.suspend(|| eprintln!("auscult: {}: {why}; skipped", files[i].display()));
+                failed.push((files[i].clone(), why));
+                progress.suspend(|| writer.add(i, Vec::new()))?;
+            }
         }
-        _ => write!(out, "{}", table(&rows, &classes))?,
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// The predictions for one file, and its length in seconds.
+fn analyze_file(classifier: &Classifier, pre: &mut Preprocessor, file: &Path) -> anyhow::Result<(f64, Vec<Row>)> {
+    let fps = pre.config.frames_per_s();
+    let samples = pre.audio(file)?;
+    let mel = pre.log_mel(&samples);
+    // Cycle-level models run on each breath cycle the segmenter finds;
+    // the others on the whole recording.
+    let spans: Vec<(f64, f64)> = if classifier.card.task == "lung-cycles" {
+        cycles(&samples, pre.config.sample_rate).unwrap_or_else(|e| {
+            eprintln!("auscult: warning: {}: no cycle segmentation ({e}); classifying the whole file", file.display());
+            vec![]
+        })
+    } else {
+        vec![]
+    };
+    let duration = samples.len() as f64 / f64::from(pre.config.sample_rate);
+    let spans = if spans.is_empty() { vec![(0.0, duration)] } else { spans };
+    let inputs: Vec<_> = spans.iter().map(|&(s, e)| mel.slice((s * fps) as usize, (e * fps).ceil() as usize)).collect();
+    let name = file.display().to_string();
+    Ok((duration, spans.into_iter().zip(classifier.predict(&inputs)).map(|((s, e), p)| (name.clone(), s, e, p)).collect()))
+}
+
+/// Writes rows as files finish, or holds them back to keep the inputs'
+/// order (`sorted`: the next file's rows go out as soon as every earlier
+/// file's have).
+struct Writer<'a> {
+    format: &'a str,
+    classes: &'a [String],
+    sorted: bool,
+    /// Rows waiting for an earlier file (sorted), and the next file due.
+    waiting: BTreeMap<usize, Vec<Row>>,
+    next_due: usize,
+    /// Everything, for the formats written at the end.
+    all: Vec<Row>,
+    csv: Option<csv::Writer<std::io::Stdout>>,
+}
+
+impl<'a> Writer<'a> {
+    fn new(format: &'a str, classes: &'a [String], sorted: bool) -> anyhow::Result<Self> {
+        let csv = if format == "csv" {
+            // File names hold commas (KAUH's do): the writer quotes them.
+            let mut csv = csv::Writer::from_writer(std::io::stdout());
+            csv.write_record(["file", "start_s", "end_s", "prediction"].into_iter().chain(classes.iter().map(String::as_str)))?;
+            csv.flush()?;
+            Some(csv)
+        } else {
+            None
+        };
+        Ok(Writer { format, classes, sorted, waiting: BTreeMap::new(), next_due: 0, all: Vec::new(), csv })
+    }
+
+    /// File `index`'s rows (none for a file that failed).
+    fn add(&mut self, index: usize, rows: Vec<Row>) -> anyhow::Result<()> {
+        if !self.sorted {
+            return self.emit(rows);
+        }
+        self.waiting.insert(index, rows);
+        while let Some(rows) = self.waiting.remove(&self.next_due) {
+            self.next_due += 1;
+            self.emit(rows)?;
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, rows: Vec<Row>) -> anyhow::Result<()> {
+        match self.format {
+            "csv" => {
+                if let Some(csv) = self.csv.as_mut() {
+                    for (f, s, e, p) in &rows {
+                        let mut record = vec![f.clone(), format!("{s:.3}"), format!("{e:.3}"), self.classes[metrics::argmax(p)].clone()];
+                        record.extend(p.iter().map(|v| format!("{v:.4}")));
+                        csv.write_record(&record)?;
+                    }
+                    csv.flush()?;
+                }
+            }
+            "jsonl" => {
+                let mut out = std::io::stdout().lock();
+                for row in &rows {
+                    writeln!(out, "{}", json_row(row, self.classes))?;
+                }
+                out.flush()?;
+            }
+            _ => self.all.extend(rows),
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        let mut out = std::io::stdout().lock();
+        match self.format {
+            "json" => {
+                let items: Vec<serde_json::Value> = self.all.iter().map(|r| json_row(r, self.classes)).collect();
+                writeln!(out, "{}", serde_json::to_string_pretty(&items)?)?;
+            }
+            "table" => write!(out, "{}", table(&self.all, self.classes))?,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn json_row((f, s, e, p): &Row, classes: &[String]) -> serde_json::Value {
+    let probs: serde_json::Map<String, serde_json::Value> = classes.iter().zip(p).map(|(c, v)| (c.clone(), serde_json::json!(v))).collect();
+    serde_json::json!({"file": f, "start_s": s, "end_s": e, "prediction": classes[metrics::argmax(p)], "probabilities": probs})
 }
 
 /// Rows as aligned columns under a header: file, span, prediction, then
 /// every class's probability, so that a close second shows as well as the
 /// winner. Widths are display widths (file names may hold any script).
-fn table(rows: &[(String, f64, f64, Vec<f32>)], classes: &[String]) -> String {
+fn table(rows: &[Row], classes: &[String]) -> String {
     let width = |s: &str| UnicodeWidthStr::width(s);
     let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w.saturating_sub(width(s))));
     let file_w = rows.iter().map(|r| width(&r.0)).chain([width("file")]).max().unwrap_or(0);

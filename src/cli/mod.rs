@@ -17,6 +17,7 @@ pub mod eval;
 pub mod eval_beats;
 pub mod features;
 pub mod folds;
+mod inputs;
 pub mod plugins;
 pub mod process;
 pub mod record;
