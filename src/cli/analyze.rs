@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use unicode_width::UnicodeWidthStr;
@@ -53,10 +52,6 @@ pub struct AnalyzeArgs {
 /// One prediction: file, span (s), every class's probability.
 type Row = (String, f64, f64, Vec<f32>);
 
-/// A finished file: its index among the inputs, and its seconds of audio
-/// and rows, or why it failed.
-type Done = (usize, anyhow::Result<(f64, Vec<Row>)>);
-
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let files = inputs::expand(&args.files, args.files_from.as_deref(), args.shard)?;
     if files.is_empty() {
@@ -66,55 +61,38 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let card_path = card::find(&args.model)?;
     // Loaded here first, so that a bad model is one error before any work.
     let classes = Classifier::load(&card_path)?.card.classes.clone();
-    let jobs = usize::from(args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(usize::from(u16::MAX)) as u16)))
-        .min(files.len());
     let progress = ProgressBar::new(files.len() as u64);
     progress.set_style(ProgressStyle::with_template("{pos}/{len} files [{bar:30}] {msg} {per_sec} eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
-    let next = AtomicUsize::new(0);
-    let (done_tx, done) = crossbeam_channel::unbounded::<Done>();
     let mut writer = Writer::new(&args.format, &classes, args.sorted || matches!(args.format.as_str(), "table" | "json"))?;
     let mut failed: Vec<(PathBuf, String)> = Vec::new();
-    std::thread::scope(|scope| -> anyhow::Result<()> {
-        for _ in 0..jobs {
-            let (next, files, done_tx, card_path) = (&next, &files, done_tx.clone(), &card_path);
-            scope.spawn(move || {
-                let worker = Classifier::load(card_path).map_err(anyhow::Error::from).and_then(|c| {
-                    let pre = c.preprocessor(&plugin_search())?;
-                    Ok((c, pre))
-                });
-                let (classifier, mut pre) = match worker {
-                    Ok(w) => w,
-                    Err(e) => {
-                        let message = format!("{e:#}");
-                        // Each remaining file fails with the reason.
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            if i >= files.len() || done_tx.send((i, Err(anyhow::anyhow!("{message}")))).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                };
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= files.len() {
-                        return;
-                    }
-                    let result = analyze_file(&classifier, &mut pre, &files[i]);
-                    if done_tx.send((i, result)).is_err() {
-                        return;
-                    }
+    let mut audio_s = 0.0;
+    inputs::run_parallel(
+        &files,
+        inputs::jobs(args.jobs),
+        || {
+            let classifier = Classifier::load(&card_path)?;
+            let pre = classifier.preprocessor(&plugin_search())?;
+            Ok((classifier, pre))
+        },
+        |(classifier, pre), file| analyze_file(classifier, pre, file),
+        |i, result| {
+            progress.inc(1);
+            let rows = match result {
+                Ok((seconds, rows)) => {
+                    audio_s += seconds;
+                    progress.set_message(format!("{:.2} h of audio", audio_s / 3600.0));
+                    rows
                 }
-            });
-        }
-        drop(done_tx);
-        let result = collect(&done, &files, &progress, &mut writer, &mut failed);
-        if result.is_err() {
-            // Stdout is gone (`| head`) or unwritable: the workers stop.
-            next.store(files.len(), Ordering::Relaxed);
-        }
-        result
-    })?;
+                Err(e) => {
+                    let why = super::error_line(&e);
+                    progress.suspend(|| eprintln!("auscult: {}: {why}; skipped", files[i].display()));
+                    failed.push((files[i].clone(), why));
+                    Vec::new()
+                }
+            };
+            progress.suspend(|| writer.add(i, rows))
+        },
+    )?;
     progress.finish_and_clear();
     writer.finish()?;
     if failed.is_empty() {
@@ -125,35 +103,6 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         eprintln!("  {}: {why}", path.display());
     }
     Ok(ExitCode::from(1))
-}
-
-/// Takes each finished file's rows to the writer (failures reported and
-/// remembered), updating the progress bar.
-fn collect(
-    done: &crossbeam_channel::Receiver<Done>,
-    files: &[PathBuf],
-    progress: &ProgressBar,
-    writer: &mut Writer<'_>,
-    failed: &mut Vec<(PathBuf, String)>,
-) -> anyhow::Result<()> {
-    let mut audio_s = 0.0;
-    for (i, result) in done.iter() {
-        progress.inc(1);
-        match result {
-            Ok((seconds, rows)) => {
-                audio_s += seconds;
-                progress.set_message(format!("{:.2} h of audio", audio_s / 3600.0));
-                progress.suspend(|| writer.add(i, rows))?;
-            }
-            Err(e) => {
-                let why = super::error_line(&e);
-                progress.suspend(|| eprintln!("auscult: {}: {why}; skipped", files[i].display()));
-                failed.push((files[i].clone(), why));
-                progress.suspend(|| writer.add(i, Vec::new()))?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The predictions for one file, and its length in seconds.

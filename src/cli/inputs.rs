@@ -5,6 +5,7 @@
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
@@ -91,6 +92,60 @@ fn audio_below(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs `work` over `files` on `jobs` threads, each with its own state
+/// from `start` (a model, a preprocessor: built once per thread), and hands
+/// each file's index and result to `done` on this thread as files finish.
+/// If `start` fails, every file fails with its error. If `done` fails
+/// (stdout gone, say), the workers stop after the file in hand and the
+/// error is returned.
+pub fn run_parallel<S, T>(
+    files: &[PathBuf],
+    jobs: usize,
+    start: impl Fn() -> anyhow::Result<S> + Sync,
+    work: impl Fn(&mut S, &Path) -> anyhow::Result<T> + Sync,
+    mut done: impl FnMut(usize, anyhow::Result<T>) -> anyhow::Result<()>,
+) -> anyhow::Result<()>
+where
+    T: Send,
+{
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = crossbeam_channel::unbounded::<(usize, anyhow::Result<T>)>();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, files.len().max(1)) {
+            let (next, tx, start, work) = (&next, tx.clone(), &start, &work);
+            scope.spawn(move || {
+                let mut state = start();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= files.len() {
+                        return;
+                    }
+                    let result = match state.as_mut() {
+                        Ok(state) => work(state, &files[i]),
+                        Err(e) => Err(anyhow::anyhow!("{}", super::error_line(e))),
+                    };
+                    if tx.send((i, result)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for (i, result) in rx.iter() {
+            if let Err(e) = done(i, result) {
+                next.store(files.len(), Ordering::Relaxed);
+                return Err(e);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `--jobs`, or the machine's cores.
+pub fn jobs(requested: Option<u16>) -> usize {
+    requested.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), usize::from)
 }
 
 #[cfg(test)]
