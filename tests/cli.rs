@@ -187,6 +187,33 @@ fn features_mel_writes_librosa_layout_npy() {
     assert!(stderr.contains("/nonexistent.wav") && stderr.matches("No such file or directory").count() == 1, "{stderr}");
 }
 
+/// `features mel` over a tree: one .npy per input under `--out-dir`, the
+/// tree mirrored, each at its own rate with `--sr native`.
+#[test]
+fn features_mel_over_a_tree_mirrors_it_at_each_files_own_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("in");
+    std::fs::create_dir_all(tree.join("b")).unwrap();
+    for (name, rate) in [("a.wav", 4000u32), ("b/c.wav", 8000)] {
+        let tone: Vec<i16> = sine(300.0, 0.5, f64::from(rate), rate as usize).iter().map(|x| (x * 32767.0) as i16).collect();
+        write_wav_i16(&tree.join(name), &tone, rate, 1);
+    }
+    let out = dir.path().join("out");
+    let status = auscult()
+        .current_dir(dir.path())
+        .args(["features", "mel", "in", "--sr", "native", "--n-fft", "256", "--hop", "64", "--n-mels", "32", "--fmax", "2000", "--jobs", "2", "--out-dir"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for (name, frames) in [("in/a.npy", 1 + 4000 / 64), ("in/b/c.npy", 1 + 8000 / 64)] {
+        let bytes = std::fs::read(out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(npyz::NpyFile::new(&bytes[..]).unwrap().shape(), &[32, frames as u64], "{name}");
+    }
+    let two = auscult().current_dir(dir.path()).args(["features", "mel", "in", "--out"]).arg(dir.path().join("x.npy")).output().unwrap();
+    assert!(String::from_utf8_lossy(&two.stderr).contains("--out names one output for 2 inputs"));
+}
+
 #[test]
 fn train_refuses_impossible_options_before_reading_any_audio() {
     let dir = tempfile::tempdir().unwrap();

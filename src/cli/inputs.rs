@@ -66,10 +66,10 @@ pub fn expand(paths: &[PathBuf], files_from: Option<&Path>, shard: Option<Shard>
     for path in listed {
         if path.is_dir() {
             audio_below(&path, &mut files).with_context(|| format!("reading the directory {}", path.display()))?;
-        } else if path.exists() {
-            files.push(path);
         } else {
-            anyhow::bail!("{}: no such file or directory", path.display());
+            // The OS's reason, with the path, for one that is not there.
+            std::fs::metadata(&path).with_context(|| path.display().to_string())?;
+            files.push(path);
         }
     }
     let mut seen = std::collections::HashSet::new();
@@ -179,7 +179,7 @@ mod tests {
         let got = expand(&[dir.path().join("b")], Some(&list), None).unwrap();
         let names: Vec<String> = got.iter().map(|p| p.strip_prefix(dir.path()).unwrap().display().to_string()).collect();
         assert_eq!(names, ["b/c/d.FLAC", "b/e.wav", "a.wav"], "directory first, then the list; e.wav once");
-        let err = expand(&[dir.path().join("nope.wav")], None, None).unwrap_err().to_string();
-        assert!(err.contains("nope.wav: no such file or directory"), "{err}");
+        let err = format!("{:#}", expand(&[dir.path().join("nope.wav")], None, None).unwrap_err());
+        assert!(err.contains("nope.wav: No such file or directory"), "{err}");
     }
 }
