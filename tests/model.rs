@@ -726,3 +726,61 @@ fn sprsound_loads_its_official_sets_trains_beside_icbhi_and_is_scored_as_the_cha
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("test-inter, test-intra or test-2023"), "{err}");
 }
+
+/// `TrainPlan`, the library's whole training run, driven without the CLI:
+/// an observer hears the epochs, and the card it writes says what was done.
+#[test]
+fn a_train_plan_runs_without_the_cli_and_tells_its_observer() {
+    use auscult::model::plan::{Observer, SplitChoice, TrainPlan};
+    let Some(data) = common::shared_data() else { return };
+    std::env::set_var("AUSCULT_PLUGIN_PATH", common::plugin_dir());
+    #[derive(Default)]
+    struct Heard {
+        epochs: usize,
+        features: usize,
+        messages: Vec<String>,
+    }
+    impl Observer for Heard {
+        fn message(&mut self, text: &str) {
+            self.messages.push(text.to_string());
+        }
+        fn features(&mut self, done: usize, _: usize) {
+            self.features = self.features.max(done);
+        }
+        fn epoch(&mut self, _: &auscult::model::training::EpochLog) {
+            self.epochs += 1;
+        }
+    }
+    let out = tempfile::tempdir().unwrap();
+    let plan = TrainPlan {
+        task: "heart-abnormal".into(),
+        data: data.join("physionet2016"),
+        extra_train: None,
+        split: SplitChoice::HoldOutSite("training-d".into()),
+        n_fft: None,
+        hop: None,
+        n_mels: None,
+        channels: vec![4, 8],
+        pooling: auscult::model::model::Pooling::Mean,
+        dropout: 0.3,
+        train: TrainConfig { epochs: 2, max_steps: Some(3), ..TrainConfig::default() },
+        runs: 1,
+        band_norm: false,
+        auxiliary_weight: None,
+        init: None,
+        out: out.path().join("m"),
+        command: "test".into(),
+    };
+    let mut heard = Heard::default();
+    let outcome = plan.run(&mut heard).unwrap();
+    assert!(heard.epochs >= 1 && heard.features == 36, "epochs {}, features {}", heard.epochs, heard.features);
+    assert!(heard.messages.iter().any(|m| m.contains("site training-d held out")), "{:?}", heard.messages);
+    assert_eq!(outcome.card.training.split, "site training-d held out");
+    assert_eq!(outcome.card.training.test_examples, 6);
+    assert_eq!(outcome.report.as_ref().map(|r| r.n), Some(6));
+    assert!(outcome.card_path.is_file() && out.path().join("m/model.bpk").is_file() && out.path().join("m/training-log.csv").is_file());
+    // A setting that cannot work is refused naming it, before any audio is read.
+    let bad = TrainPlan { n_mels: Some(8), ..plan };
+    let err = bad.run(&mut auscult::model::plan::Quiet).err().unwrap().to_string();
+    assert!(err.contains("--n-mels 8"), "{err}");
+}

@@ -13,7 +13,9 @@ use auscult::model::card::{self, ModelCard};
 use auscult::model::inference::Classifier;
 use auscult::model::pipeline::{mel_dataset, plugin_search, SplitSpec};
 
-use super::corpus::{bar, load_task, patient_means, scored};
+use auscult::model::evaluate::{patient_means, score as scored};
+
+use super::corpus::{bar, load_task};
 
 /// Which examples a model is scored on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

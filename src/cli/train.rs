@@ -1,24 +1,17 @@
 //! `auscult train`: a model trained on a task's training patients, its
 //! card scored on the held-out ones.
 
-use std::collections::HashMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use auscult::datasets::split::{validation_from_train, Split};
-use auscult::model::card::{self, Architecture, Evaluation, Member, ModelCard, Normalization, Training};
-use auscult::model::data::MelBatcher;
-use auscult::model::features::{FeatureConfig, Preprocessor};
-use auscult::model::inference::{default_device, mean_over_members, weights_bytes};
-use auscult::model::model::{CnnConfig, Pooling, DEFAULT_DROPOUT};
-use auscult::model::pipeline::{keep_training_side, mel_dataset, plugin_search, SplitSpec};
-use auscult::model::tasks::Task;
-use auscult::model::training::{self, predict_dataset, Balance, LrSchedule, Selection, TrainConfig, WarmStart};
-use burn::module::Module;
+use auscult::model::model::{Pooling, DEFAULT_DROPOUT};
+use auscult::model::plan::{dir_name, Observer, SplitChoice, TrainPlan};
+use auscult::model::tasks::{self, Task};
+use auscult::model::training::{Balance, EpochLog, LrSchedule, Selection, TrainConfig};
+use indicatif::ProgressBar;
 
-use super::corpus::{bar, load_task, patient_means, scored};
+use super::corpus::bar;
 
 const DEFAULT_BATCH: usize = 32;
 
@@ -151,11 +144,6 @@ pub struct TrainArgs {
     band_norm: bool,
 }
 
-/// A data directory's last component, as cards and commands name it.
-fn dir_name(dir: &Path) -> String {
-    dir.file_name().map_or("data".into(), |n| n.to_string_lossy().into_owned())
-}
-
 /// How clap spells a value on the command line.
 fn value_name(value: impl clap::ValueEnum) -> String {
     value.to_possible_value().map_or_else(String::new, |v| v.get_name().to_string())
@@ -189,283 +177,119 @@ fn check_options(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The weights `--init` names, checked against this run: the same conv
-/// widths and mel settings, so that the blocks see inputs like those they
-/// learnt on; the classifier layer kept only for the same classes and
-/// pooling. Also how the card names where the run started.
-fn warm_start_from(name: &str, cnn: &CnnConfig, features: &FeatureConfig, classes: &[String]) -> anyhow::Result<(WarmStart, String)> {
-    let card_path = card::find(name).with_context(|| format!("--init {name}"))?;
-    let source = ModelCard::load(&card_path).with_context(|| format!("--init {name}"))?;
-    let at = card_path.display();
-    anyhow::ensure!(
-        source.architecture.channels == cnn.channels,
-        "--init {at}: its conv blocks are {:?} wide, this run's (--channels) {:?}",
-        source.architecture.channels,
-        cnn.channels
-    );
-    let (theirs, ours) = (&source.features, features);
-    for (parameter, a, b) in [
-        ("sample rate (Hz)", f64::from(theirs.sample_rate), f64::from(ours.sample_rate)),
-        ("FFT size (--n-fft)", theirs.n_fft as f64, ours.n_fft as f64),
-        ("hop (--hop)", theirs.hop as f64, ours.hop as f64),
-        ("mel bands (--n-mels)", theirs.n_mels as f64, ours.n_mels as f64),
-        ("lowest mel frequency (Hz)", theirs.fmin, ours.fmin),
-        ("highest mel frequency (Hz)", theirs.fmax, ours.fmax),
-    ] {
-        anyhow::ensure!(a == b, "--init {at}: trained with {parameter} {a}, this run has {b}: its conv blocks learnt on other inputs");
-    }
-    let head = source.classes == classes && source.architecture.pooling == cnn.pooling;
-    // An ensemble's first member: the others started elsewhere, and one
-    // start is what a run takes.
-    let (_, bytes) = source.verify_all_weights(&card_path)?.into_iter().next().with_context(|| format!("--init {at}: no weights"))?;
-    let start = WarmStart::new(bytes, head, cnn).map_err(|e| anyhow::anyhow!("--init {at}: {e}"))?;
-    let what = if head { "every layer" } else { "its conv blocks" };
-    eprintln!("starting from {at} ({what}; sha256 {})", source.sha256);
-    Ok((start, format!("{} ({what}; sha256 {})", source.name, source.sha256)))
-}
-
 pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     check_options(args)?;
-    let (mut task, mut corpus) = load_task(&args.task, &args.data)?;
-    if let Some(block) = args.file_blocks {
-        auscult::datasets::split::group_by_file_number(&mut corpus, block)?;
-    }
-    anyhow::ensure!(
-        !args.auxiliary_sounds || task.auxiliary.is_some(),
-        "--auxiliary-sounds: task {} has no sound annotations to train on (lung-diagnosis has KAUH's)",
-        task.name
-    );
-    task.features.n_fft = args.n_fft.unwrap_or(task.features.n_fft);
-    task.features.hop = args.hop.unwrap_or(task.features.hop);
-    task.features.n_mels = args.n_mels.unwrap_or(task.features.n_mels);
-    let f = &task.features;
-    anyhow::ensure!(
-        (16..=8192).contains(&f.n_fft) && (1..=f.n_fft).contains(&f.hop) && (16..=256).contains(&f.n_mels),
-        "--n-fft {} / --hop {} / --n-mels {}: the FFT size must be 16 to 8192 samples, the hop 1 to the FFT size, and 16 to 256 mel bands (each conv block halves them)",
-        f.n_fft,
-        f.hop,
-        f.n_mels
-    );
-    let cnn = CnnConfig::new(corpus.classes.len()).with_channels(args.channels.clone()).with_pooling(args.pooling).with_dropout(args.dropout);
-    let init = args.init.as_deref().map(|name| warm_start_from(name, &cnn, &task.features, &corpus.classes)).transpose()?;
-    let spec = if args.official_split {
-        SplitSpec::official(&args.data, None)?
-    } else if let Some(site) = &args.hold_out_site {
-        SplitSpec::HoldOutSite { site: site.clone() }
-    } else {
-        SplitSpec::PatientFold { k: args.folds, fold: args.fold, seed: args.seed, file_blocks: args.file_blocks }
-    };
-    let split = spec.apply(&corpus, &args.data)?;
-    anyhow::ensure!(split.shared_patients(&corpus).is_empty(), "split leaks patients: {:?}", split.shared_patients(&corpus));
-    let mut inner = if args.select == Selection::Last {
-        Split { train: split.train.clone(), test: Vec::new() }
-    } else {
-        validation_from_train(&corpus, &split.train, 0.15, args.seed)
-    };
-    // The split and the validation carve are the primary set's alone, so
-    // `eval --split test` finds the same held-out patients without it.
-    let data_dir = dir_name(&args.data);
-    let mut data_name = data_dir.clone();
-    if let Some(dir) = &args.extra_train {
-        let loader = task.extra.as_ref().with_context(|| format!("--extra-train: task {} takes no extra training set", task.name))?;
-        let mut extra = loader.load(dir)?;
-        for w in &extra.warnings {
-            eprintln!("auscult: warning: {w}");
-        }
-        // Another corpus's test sets are scored on their own, never trained on.
-        if let Some(kept) = keep_training_side(&mut extra, dir)? {
-            eprintln!("{}: its training side only ({})", dir.display(), kept.describe());
-        }
-        anyhow::ensure!(extra.classes == corpus.classes, "{}: classes {:?}, not the task's {:?}", dir.display(), extra.classes, corpus.classes);
-        let known = corpus.patients();
-        let clash: Vec<&String> = extra.examples.iter().map(|e| &e.patient).filter(|p| known.contains(p)).collect();
-        anyhow::ensure!(clash.is_empty(), "{}: patients also in {}: {clash:?}", dir.display(), args.data.display());
-        eprintln!("{}: {} training examples of {} patients, classes {:?}", dir.display(), extra.examples.len(), extra.patients().len(), extra.class_counts());
-        let start = corpus.examples.len();
-        corpus.examples.extend(extra.examples);
-        inner.train.extend(start..corpus.examples.len());
-        data_name = format!("{data_name} + {} ({}, training only)", dir_name(dir), extra.name);
-    }
-    eprintln!(
-        "{}: {} examples of {} patients, classes {:?} {:?}; train {} / validation {} / test {} ({})",
-        corpus.name,
-        corpus.examples.len(),
-        corpus.patients().len(),
-        corpus.classes,
-        corpus.class_counts(),
-        inner.train.len(),
-        inner.test.len(),
-        split.test.len(),
-        spec.describe()
-    );
-
-    let search = plugin_search();
-    let mut pre = Preprocessor::new(task.features.clone(), task.chain, &search)?;
-    let mut cache = HashMap::new();
-    let all = inner.train.len() + inner.test.len() + split.test.len();
-    let progress = bar(all, "features");
-    let mut done = 0;
-    let mut train_set = mel_dataset(&corpus, &inner.train, &mut pre, &mut cache, |_| progress.set_position((done + 1) as u64))?;
-    done += inner.train.len();
-    progress.set_position(done as u64);
-    let val_set = mel_dataset(&corpus, &inner.test, &mut pre, &mut cache, |_| {})?;
-    done += inner.test.len();
-    progress.set_position(done as u64);
-    let test_set = mel_dataset(&corpus, &split.test, &mut pre, &mut cache, |_| {})?;
-    progress.finish_and_clear();
-
-    // The auxiliary target, on the training side only: the primary set's
-    // recordings that have one (an --extra-train set's have none).
-    let auxiliary = match (&task.auxiliary, args.auxiliary_sounds) {
-        (Some(target), true) => {
-            let mut labelled = 0;
-            for (example, &i) in train_set.examples.iter_mut().zip(&inner.train) {
-                example.auxiliary = (target.label)(&corpus.examples[i].path);
-                labelled += usize::from(example.auxiliary.is_some());
-            }
-            eprintln!("auxiliary target: the {} of {labelled} of {} training examples", target.name, train_set.len());
-            let description = format!(
-                "{} ({}), weight {}, {labelled} of {} training examples; its layer dropped after training",
-                target.name,
-                target.classes.join(", "),
-                args.auxiliary_weight,
-                train_set.len()
-            );
-            Some((training::Auxiliary { classes: target.classes.len(), weight: args.auxiliary_weight }, description))
-        }
-        _ => None,
-    };
-    let (mean, std) = train_set.stats();
-    let batcher =
-        MelBatcher { n_mels: task.features.n_mels, frames: task.features.frames(), mean, std, per_example: task.per_example_norm, per_band: args.band_norm };
-    let config = TrainConfig {
-        epochs: args.epochs,
-        batch_size: args.batch,
-        seed: args.seed,
-        max_steps: args.max_steps,
-        patience: args.patience,
-        weight_power: task.weight_power,
-        select: args.select,
-        crops_per_epoch: args.crops as usize,
-        weight_decay: args.weight_decay,
-        lr_schedule: args.lr_schedule,
-        balance: args.balance,
-        init: init.as_ref().map(|(start, _)| start.clone()),
-        auxiliary: auxiliary.as_ref().map(|(a, _)| *a),
-        mixup: args.mixup,
-        ..TrainConfig::default()
-    };
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let device = default_device();
-    let steps_per_epoch = config.steps_per_epoch(train_set.len());
-    let mut members = Vec::new();
-    let mut weight_bytes = 0;
-    for run in 0..args.runs as usize {
-        // The first run is what a single-run command has always trained.
-        let config = TrainConfig { seed: args.seed + run as u64, ..config.clone() };
-        if args.runs > 1 {
-            eprintln!("run {} of {}", run + 1, args.runs);
-        }
-        let suffix = if run == 0 { String::new() } else { format!("-{}", run + 1) };
-        let log_path = args.out.join(format!("training-log{suffix}.csv"));
-        let mut log_file = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
-        writeln!(log_file, "epoch,train_loss,validation_loss,validation_balanced_accuracy,seconds")?;
-        let progress = bar(args.epochs * steps_per_epoch, "training");
-        let trained = training::train(
-            &cnn,
-            &config,
-            &batcher,
-            training::TrainData { train: &train_set, validation: &val_set, classes: &corpus.classes },
-            &device,
-            |e| {
-                // No validation set: empty fields, as pandas and csv readers take missing values.
-                let field = |v: Option<f64>, decimals: usize| v.map_or(String::new(), |v| format!("{v:.decimals$}"));
-                let _ = writeln!(
-                    log_file,
-                    "{},{:.5},{},{},{:.1}",
-                    e.epoch,
-                    e.train_loss,
-                    field(e.validation_loss, 5),
-                    field(e.validation_balanced_accuracy, 4),
-                    e.seconds
-                );
-                let validation = match (e.validation_loss, e.validation_balanced_accuracy) {
-                    (Some(loss), Some(ba)) => format!("validation loss {loss:.4}, balanced accuracy {ba:.3}"),
-                    _ => "no validation set".into(),
-                };
-                progress.suspend(|| eprintln!("epoch {:>3}  loss {:.4}  {validation}  ({:.0} s)", e.epoch, e.train_loss, e.seconds));
-            },
-            |step, _| progress.set_position(step as u64),
-        );
-        progress.finish_and_clear();
-        let bytes = weights_bytes(&trained.model).map_err(|e| anyhow::anyhow!("saving weights: {e}"))?;
-        let file = format!("model{suffix}.bpk");
-        let path = args.out.join(&file);
-        auscult::model::card::write_private(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
-        weight_bytes += bytes.len();
-        members.push((trained, file, card::sha256_hex(&bytes)));
-    }
-
-    // Held-out patients, scored with the mean of the members' probabilities
-    // as `Classifier::predict` gives it.
-    let truth: Vec<usize> = test_set.labels().collect();
-    let probs = mean_over_members(members.iter().map(|(m, ..)| predict_dataset(&m.model, &batcher, &test_set).1).collect());
-    // Scored as `auscult eval --split test` scores it, so the card's figures
-    // are what its command prints.
-    let probs = if task.per_patient { patient_means(&probs, &corpus, &split.test) } else { probs };
-    let report = (!truth.is_empty()).then(|| scored(&corpus, &split.test, &truth, &probs, &task, &args.data));
-    if let Some(r) = &report {
-        outln!("held-out patients ({}):\n{}", spec.describe(), r.to_text());
-    }
-
-    let (trained, weights, sha256) = &members[0];
-    let name = args.out.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned());
-    let command = command_line(args, &task);
-    let card = ModelCard {
-        name,
-        task: task.name.into(),
-        classes: corpus.classes.clone(),
-        weights: weights.clone(),
-        sha256: sha256.clone(),
-        parameters: trained.model.num_params(),
-        architecture: Architecture { channels: cnn.channels.clone(), dropout: cnn.dropout, pooling: cnn.pooling },
-        features: task.features.clone(),
-        normalization: Normalization { mean, std, per_example: task.per_example_norm, per_band: args.band_norm },
-        chain: task.chain.map(String::from),
-        training: Training {
-            data: data_name.clone(),
-            split: spec.describe(),
-            train_examples: train_set.len(),
-            validation_examples: val_set.len(),
-            test_examples: test_set.len(),
-            epochs_run: trained.log.len(),
-            best_epoch: trained.best_epoch,
-            seed: args.seed,
-            command,
-            caveat: task.caveat.map(String::from),
-            init: init.map(|(_, from)| from),
-            auxiliary: auxiliary.map(|(_, what)| what),
+    let task = tasks::task(&args.task).with_context(|| format!("unknown task {:?}; tasks: {}", args.task, tasks::NAMES.join(", ")))?;
+    let plan = TrainPlan {
+        task: args.task.clone(),
+        data: args.data.clone(),
+        extra_train: args.extra_train.clone(),
+        split: if args.official_split {
+            SplitChoice::Official
+        } else if let Some(site) = &args.hold_out_site {
+            SplitChoice::HoldOutSite(site.clone())
+        } else {
+            SplitChoice::Folds { k: args.folds, fold: args.fold, file_blocks: args.file_blocks }
         },
-        evaluation: report.as_ref().map(|r| Evaluation {
-            examples: r.n,
-            accuracy: r.accuracy,
-            balanced_accuracy: r.balanced_accuracy,
-            macro_f1: r.macro_f1,
-            icbhi_score: r.icbhi.as_ref().map(|i| i.icbhi_score),
-            sensitivity: r.icbhi.as_ref().map(|i| i.sensitivity),
-            specificity: r.icbhi.as_ref().map(|i| i.specificity),
-            command: format!("auscult eval --model {}/card.toml --data DIR/{data_dir} --split test", args.out.display()),
-        }),
-        members: members[1..]
-            .iter()
-            .map(|(t, weights, sha256)| Member { weights: weights.clone(), sha256: sha256.clone(), epochs_run: t.log.len(), best_epoch: t.best_epoch })
-            .collect(),
+        n_fft: args.n_fft,
+        hop: args.hop,
+        n_mels: args.n_mels,
+        channels: args.channels.clone(),
+        pooling: args.pooling,
+        dropout: args.dropout,
+        train: TrainConfig {
+            epochs: args.epochs,
+            batch_size: args.batch,
+            seed: args.seed,
+            max_steps: args.max_steps,
+            patience: args.patience,
+            select: args.select,
+            crops_per_epoch: args.crops as usize,
+            weight_decay: args.weight_decay,
+            lr_schedule: args.lr_schedule,
+            balance: args.balance,
+            mixup: args.mixup,
+            ..TrainConfig::default()
+        },
+        runs: args.runs as usize,
+        band_norm: args.band_norm,
+        auxiliary_weight: args.auxiliary_sounds.then_some(args.auxiliary_weight),
+        init: args.init.clone(),
+        out: args.out.clone(),
+        command: command_line(args, &task),
     };
-    let card_path = args.out.join("card.toml");
-    card.save(&card_path)?;
+    let outcome = plan.run(&mut Progress::default())?;
+    if let Some(r) = &outcome.report {
+        outln!("held-out patients ({}):\n{}", outcome.split.describe(), r.to_text());
+    }
     let ensemble = if args.runs > 1 { format!(" in each of {} networks", args.runs) } else { String::new() };
-    outln!("saved {} ({} parameters{ensemble}, {weight_bytes} bytes of weights)", card_path.display(), card.parameters);
+    outln!("saved {} ({} parameters{ensemble}, {} bytes of weights)", outcome.card_path.display(), outcome.card.parameters, outcome.weight_bytes);
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a training run shows on stderr: its messages, a bar for the
+/// features and one for each network's steps, a line per epoch.
+#[derive(Default)]
+struct Progress {
+    bar: Option<ProgressBar>,
+}
+
+impl Observer for Progress {
+    fn message(&mut self, text: &str) {
+        self.suspend(|| eprintln!("{text}"));
+    }
+
+    fn warning(&mut self, text: &str) {
+        self.suspend(|| eprintln!("auscult: warning: {text}"));
+    }
+
+    fn features(&mut self, done: usize, total: usize) {
+        let bar = self.bar.get_or_insert_with(|| bar(total, "features"));
+        bar.set_position(done as u64);
+        if done == total {
+            bar.finish_and_clear();
+            self.bar = None;
+        }
+    }
+
+    fn run_started(&mut self, run: usize, runs: usize, steps: usize) {
+        if let Some(old) = self.bar.take() {
+            old.finish_and_clear();
+        }
+        if runs > 1 {
+            eprintln!("run {} of {runs}", run + 1);
+        }
+        self.bar = Some(bar(steps, "training"));
+    }
+
+    fn step(&mut self, step: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(step as u64);
+        }
+    }
+
+    fn epoch(&mut self, e: &EpochLog) {
+        let validation = match (e.validation_loss, e.validation_balanced_accuracy) {
+            (Some(loss), Some(ba)) => format!("validation loss {loss:.4}, balanced accuracy {ba:.3}"),
+            _ => "no validation set".into(),
+        };
+        self.suspend(|| eprintln!("epoch {:>3}  loss {:.4}  {validation}  ({:.0} s)", e.epoch, e.train_loss, e.seconds));
+    }
+
+    fn run_finished(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress {
+    fn suspend(&self, f: impl FnOnce()) {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
 }
 
 /// The command that trains this model again, as the card records it: every

@@ -1,16 +1,19 @@
 //! The CNN classifier, laid out as Burn's own examples are: `model.rs`
 //! (Module + Config), `data.rs` (dataset and batcher), `training.rs`,
 //! `inference.rs`; plus `features.rs` (recording -> log-mel, through the
-//! model's chain) and `card.rs` (what a shipped model is).
+//! model's chain), `card.rs` (what a shipped model is), `plan.rs` (a whole
+//! training run as one value) and `evaluate.rs` (held-out scoring).
 
 pub mod card;
 pub mod data;
+pub mod evaluate;
 pub mod features;
 pub mod inference;
 pub mod live;
 #[allow(clippy::module_inception)]
 pub mod model;
 pub mod pipeline;
+pub mod plan;
 pub mod tasks;
 pub mod training;
 
