@@ -210,9 +210,9 @@ pub fn run(source: Source, mut chain: Chain, mut model: Option<LiveModel>, confi
     let mut mel_out: Vec<f32> = Vec::new();
     let mut envelope: Vec<f32> = Vec::new();
     let (mut env_peak, mut env_count) = (0.0f32, 0usize);
-    let mut cycles = CycleTracker::default();
-    // Cycles, beats and windows so far: each numbered from the input's start.
-    let (mut cycle_count, mut beat_count, mut window_count) = (0u64, 0u64, 0u64);
+    let (mut step, mut found) = (ChainStep::default(), Vec::new());
+    // Beats and windows so far (cycles: `step`), each numbered from the input's start.
+    let (mut beat_count, mut window_count) = (0u64, 0u64);
     let mut processed: u64 = 0;
     // Whether the chain has been edited since it was loaded.
     let mut chain_edited = false;
@@ -239,9 +239,7 @@ pub fn run(source: Source, mut chain: Chain, mut model: Option<LiveModel>, confi
         if n == 0 {
             std::thread::sleep(Duration::from_millis(if input.exhausted() { 20 } else { 5 }));
         } else {
-            events.clear();
-            events.reserve(chain.len() * crate::host::chain::EVENTS_PER_BLOCK);
-            chain.process(&block[..n], &mut output[..n], &mut events);
+            step.run(&mut chain, (&block[..n], &mut output[..n]), &mut events, &mut input, &to_recorder, &mut found);
             processed += n as u64;
             // The failpoint's whole purpose: a panic in this thread, to test
             // that the TUI reports it, restores the terminal and saves.
@@ -254,19 +252,14 @@ pub fn run(source: Source, mut chain: Chain, mut model: Option<LiveModel>, confi
                 window_count += 1;
                 predictions.push((Scored::Window(window_count), p));
             }
-            for e in &events {
-                if e.kind == EventKind::S1 {
-                    beat_count += 1;
-                    let _ = updates.send(Update::Beat { number: beat_count, s1_s: e.sample as f64 / r, bpm: e.value });
-                }
-                let Some((start, end)) = cycles.push(e) else { continue };
-                cycle_count += 1;
-                // The session needs input frames; the UI, analysed seconds.
-                let (first, last) = (input.input_frame(start), input.input_frame(end));
-                to_recorder(RecorderCommand::AddCycle { number: cycle_count, start: first, end: last });
-                let _ = updates.send(Update::Cycle { number: cycle_count, start_s: start as f64 / r, end_s: end as f64 / r });
+            for e in events.iter().filter(|e| e.kind == EventKind::S1) {
+                beat_count += 1;
+                let _ = updates.send(Update::Beat { number: beat_count, s1_s: e.sample as f64 / r, bpm: e.value });
+            }
+            for &FoundCycle { number, start, end } in &found {
+                let _ = updates.send(Update::Cycle { number, start_s: start as f64 / r, end_s: end as f64 / r });
                 if let Some(p) = model.as_mut().and_then(|m| m.cycle(start, end)) {
-                    predictions.push((Scored::Cycle(cycle_count), p));
+                    predictions.push((Scored::Cycle(number), p));
                 }
             }
             for (scored, p) in predictions {
@@ -412,4 +405,46 @@ fn slot_views(chain: &mut Chain, rate: f64) -> Vec<SlotView> {
         views.push(SlotView { name, bypassed, fault, latency, load, late_blocks, restarts, params });
     }
     views
+}
+/// A breath cycle the chain closed: its number from the start of the
+/// input, and its start and end in analysed frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FoundCycle {
+    pub number: u64,
+    pub start: u64,
+    pub end: u64,
+}
+
+/// One block through the chain, and the cycles it closed: what the TUI's
+/// analysis thread and `auscult record` both do with each block they read.
+/// Each cycle is numbered and handed to the recorder in input frames (the
+/// session's clock); the caller gets it in analysed frames (the display's).
+#[derive(Default)]
+pub struct ChainStep {
+    cycles: CycleTracker,
+    count: u64,
+}
+
+impl ChainStep {
+    /// Runs `block` through `chain` into `output`, its events into `events`
+    /// (cleared first), and the cycles they close into `found` (cleared).
+    pub fn run(
+        &mut self,
+        chain: &mut Chain,
+        (block, output): (&[f32], &mut [f32]),
+        events: &mut Vec<ChainEvent>,
+        input: &mut AnalysisInput,
+        to_recorder: &dyn Fn(RecorderCommand),
+        found: &mut Vec<FoundCycle>,
+    ) {
+        events.clear();
+        found.clear();
+        events.reserve(chain.len() * crate::host::chain::EVENTS_PER_BLOCK);
+        chain.process(block, output, events);
+        for (start, end) in events.iter().filter_map(|e| self.cycles.push(e)) {
+            self.count += 1;
+            to_recorder(RecorderCommand::AddCycle { number: self.count, start: input.input_frame(start), end: input.input_frame(end) });
+            found.push(FoundCycle { number: self.count, start, end });
+        }
+    }
 }

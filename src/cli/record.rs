@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use auscult::analysis::recorder::{self, RecorderCommand, RecorderOptions};
-use auscult::analysis::Update;
+use auscult::analysis::{ChainStep, Update};
 use auscult::audio::session::{recover_unfinished, SessionMeta, SessionWriter};
 use auscult::audio::{open_input, InputOptions, SourceKind, SourceState};
-use auscult::host::{ChainConfig, ChainEvent, CycleTracker, SearchPath};
+use auscult::host::{ChainConfig, ChainEvent, SearchPath};
 
 #[derive(clap::Args, Debug)]
 pub struct RecordArgs {
@@ -106,8 +106,10 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     let mut block = vec![0.0f32; BLOCK];
     let mut output = vec![0.0f32; BLOCK];
     let mut events: Vec<ChainEvent> = Vec::new();
-    let mut cycles = CycleTracker::default();
-    let mut found = 0u64;
+    let (mut step, mut found) = (ChainStep::default(), Vec::new());
+    let to_recorder = |command: RecorderCommand| {
+        let _ = recorder.commands.send(command);
+    };
     while !stop.load(Ordering::Relaxed) {
         let n = input.read(&mut block);
         if n == 0 {
@@ -118,14 +120,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
             continue;
         }
         if let Some(chain) = chain.as_mut() {
-            events.clear();
-            events.reserve(chain.len() * auscult::host::chain::EVENTS_PER_BLOCK);
-            chain.process(&block[..n], &mut output[..n], &mut events);
-            for (start, end) in events.iter().filter_map(|e| cycles.push(e)) {
-                found += 1;
-                let (start, end) = (input.input_frame(start), input.input_frame(end));
-                let _ = recorder.commands.send(RecorderCommand::AddCycle { number: found, start, end });
-            }
+            step.run(chain, (&block[..n], &mut output[..n]), &mut events, &mut input, &to_recorder, &mut found);
         }
     }
     recorder.quit();
