@@ -314,7 +314,13 @@ fn command_line(args: &TrainArgs, task: &Task) -> String {
         if args.crops > 1 { format!(" --crops {}", args.crops) } else { String::new() },
         match (args.n_fft, args.hop, args.n_mels) {
             (None, None, None) => String::new(),
-            _ => format!(" --n-fft {} --hop {} --n-mels {}", task.features.n_fft, task.features.hop, task.features.n_mels),
+            // The whole mel setting, the task's defaults filled in.
+            _ => format!(
+                " --n-fft {} --hop {} --n-mels {}",
+                args.n_fft.unwrap_or(task.features.n_fft),
+                args.hop.unwrap_or(task.features.hop),
+                args.n_mels.unwrap_or(task.features.n_mels)
+            ),
         },
         if args.official_split { " --official-split" } else { "" },
         args.hold_out_site.as_ref().map_or(String::new(), |s| format!(" --hold-out-site {s}")),
