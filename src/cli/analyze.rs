@@ -241,13 +241,7 @@ fn cycles(samples: &[f32], rate: u32) -> anyhow::Result<Vec<(f64, f64)>> {
     let text = "[[chain]]\nplugin = \"segment\"\nparams = { mode = 0 }\n";
     let config = auscult::host::ChainConfig::parse(Path::new("segmenter"), text.into())?;
     let r = f64::from(rate);
-    let mut chain = config.build(&plugin_search(), r, 4096)?;
-    let mut out = vec![0.0f32; samples.len()];
-    let mut events = Vec::with_capacity(4096);
-    for (i, o) in samples.chunks(4096).zip(out.chunks_mut(4096)) {
-        events.reserve(auscult::host::chain::EVENTS_PER_BLOCK);
-        chain.process(i, o, &mut events);
-    }
+    let (_, events) = config.build(&plugin_search(), r, 4096)?.process_offline(samples);
     let mut cycles = auscult::host::CycleTracker::default();
     Ok(events.iter().filter_map(|e| cycles.push(e)).map(|(s, e)| (s as f64 / r, e as f64 / r)).collect())
 }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use auscult::audio::decode_file;
 use auscult::beat_eval::{self, Counts, Detection, Reference};
 use auscult::datasets::circor;
-use auscult::host::{ChainConfig, ChainEvent, SearchPath};
+use auscult::host::{ChainConfig, SearchPath};
 use auscult_plugin_api::EventKind;
 
 const HEART_CHAIN: &str = include_str!("../../plugins/chains/heart.toml");
@@ -61,12 +61,7 @@ pub fn run(args: &EvalBeatsArgs) -> anyhow::Result<ExitCode> {
         let audio = decode_file(&r.wav)?;
         let rate = f64::from(audio.sample_rate);
         let mut chain = config.build(&search, rate, 1024)?;
-        let mut out = vec![0.0f32; audio.samples.len()];
-        let mut events: Vec<ChainEvent> = Vec::with_capacity(4096);
-        for (i, o) in audio.samples.chunks(1024).zip(out.chunks_mut(1024)) {
-            events.reserve(chain.len() * auscult::host::chain::EVENTS_PER_BLOCK);
-            chain.process(i, o, &mut events);
-        }
+        let (_, events) = chain.process_offline(&audio.samples);
         if let Some(fault) = chain.slots().iter().find_map(|s| s.fault()) {
             eprintln!("auscult: {}: the chain faulted, left out: {fault}", r.wav.display());
             faulted += 1;

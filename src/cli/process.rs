@@ -39,15 +39,7 @@ pub fn run(args: &ProcessArgs) -> anyhow::Result<ExitCode> {
     let rate = f64::from(audio.sample_rate);
     let mut chain = config.build(&search, rate, args.block as usize)?;
 
-    let mut output = vec![0.0f32; audio.samples.len()];
-    let mut events: Vec<ChainEvent> = Vec::with_capacity(4096);
-    // Feed block by block so the event vector can grow between blocks
-    // (offline there is no real-time constraint).
-    let block = args.block as usize;
-    for (inp, out) in audio.samples.chunks(block).zip(output.chunks_mut(block)) {
-        events.reserve(event_headroom(chain.len()));
-        chain.process(inp, out, &mut events);
-    }
+    let (output, events) = chain.process_offline(&audio.samples);
     wav::write_f32_mono(&args.output, &output, audio.sample_rate).with_context(|| format!("writing {}", args.output.display()))?;
     if let Some(path) = &args.events {
         write_events(path, &events, rate, &chain)?;
@@ -91,11 +83,6 @@ fn print_stats(chain: &auscult::host::Chain, rate: f64) {
             if slot.bypassed() { "  (bypassed)" } else { "" }
         );
     }
-}
-
-/// Room for every event a block could add (each plugin's event buffer full).
-fn event_headroom(plugins: usize) -> usize {
-    plugins * auscult::host::chain::EVENTS_PER_BLOCK
 }
 
 fn write_events(path: &Path, events: &[ChainEvent], rate: f64, chain: &auscult::host::Chain) -> anyhow::Result<()> {

@@ -430,6 +430,21 @@ impl Chain {
         Ok(())
     }
 
+    /// Runs a whole signal through the chain offline, a block of
+    /// `max_block` frames at a time, and returns the output and every
+    /// event: the event vector grows between blocks, which offline (not on
+    /// the audio thread) is allowed.
+    pub fn process_offline(&mut self, input: &[f32]) -> (Vec<f32>, Vec<ChainEvent>) {
+        let block = self.max_block.max(1);
+        let mut output = vec![0.0f32; input.len()];
+        let mut events = Vec::with_capacity(4096);
+        for (i, o) in input.chunks(block).zip(output.chunks_mut(block)) {
+            events.reserve(self.len() * EVENTS_PER_BLOCK);
+            self.process(i, o, &mut events);
+        }
+        (output, events)
+    }
+
     /// Runs the chain over `input` (any length), writing `output` (same
     /// length) and appending events to `events` while it has spare
     /// capacity; events beyond it are counted in
