@@ -79,6 +79,12 @@ pub trait DatasetLoader {
     fn load(&self, dir: &Path) -> Result<Corpus, DatasetError>;
 }
 
+/// The name of the folder holding `path` (a class folder, a site), or ""
+/// for a path without one.
+pub fn folder_of(path: &Path) -> String {
+    path.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
 /// The audio files (`.wav`, `.flac`) directly in `dir`, sorted.
 pub(crate) fn wav_files(dir: &Path) -> Result<Vec<PathBuf>, DatasetError> {
     files_with(dir, &["wav", "flac"])

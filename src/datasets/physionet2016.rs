@@ -23,7 +23,7 @@ pub struct PhysioNet2016;
 
 /// The site a recording comes from: its folder's name (`training-a`).
 pub fn site(wav: &Path) -> String {
-    wav.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    super::folder_of(wav)
 }
 
 /// The site folders under `dir` (`training-*/` holding a `REFERENCE.csv`),

@@ -28,7 +28,7 @@ pub fn group_by_file_number(corpus: &mut Corpus, block: usize) -> Result<(), sup
             path: e.path.clone(),
             reason: "the name ends in no number, so it cannot be grouped by number (--file-blocks)".into(),
         })?;
-        let folder = e.path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let folder = super::folder_of(&e.path);
         e.patient = format!("{folder}/{}", number.saturating_sub(1) / block);
     }
     Ok(())

@@ -110,9 +110,10 @@ impl SplitSpec {
                 split::Split { train: in_set(Set::Train), test: in_set(*test) }
             }
             SplitSpec::HoldOutSite { site } => {
-                let (test, train): (Vec<usize>, Vec<usize>) = (0..corpus.examples.len()).partition(|&i| site_of(&corpus.examples[i].path) == *site);
+                let (test, train): (Vec<usize>, Vec<usize>) =
+                    (0..corpus.examples.len()).partition(|&i| crate::datasets::folder_of(&corpus.examples[i].path) == *site);
                 if test.is_empty() {
-                    let mut sites: Vec<String> = corpus.examples.iter().map(|e| site_of(&e.path)).collect();
+                    let mut sites: Vec<String> = corpus.examples.iter().map(|e| crate::datasets::folder_of(&e.path)).collect();
                     sites.sort();
                     sites.dedup();
                     return Err(crate::datasets::DatasetError::Layout {
@@ -124,11 +125,6 @@ impl SplitSpec {
             }
         })
     }
-}
-
-/// The site of a recording: the name of the folder holding it.
-fn site_of(path: &Path) -> String {
-    path.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// Keeps the training side of a corpus that has an official split (ICBHI
