@@ -152,6 +152,7 @@ fn train_tiny(data: &Path, dir: &Path, pooling: Pooling) -> std::path::PathBuf {
         },
         evaluation: None,
         members: Vec::new(),
+        decision: None,
     };
     let path = dir.join("card.toml");
     card.save(&path).unwrap();
@@ -768,6 +769,7 @@ fn a_train_plan_runs_without_the_cli_and_tells_its_observer() {
         band_norm: false,
         auxiliary_weight: None,
         init: None,
+        tune_bias: None,
         out: out.path().join("m"),
         command: "test".into(),
     };
@@ -783,4 +785,55 @@ fn a_train_plan_runs_without_the_cli_and_tells_its_observer() {
     let bad = TrainPlan { n_mels: Some(8), ..plan };
     let err = bad.run(&mut auscult::model::plan::Quiet).err().unwrap().to_string();
     assert!(err.contains("--n-mels 8"), "{err}");
+}
+
+#[test]
+fn tune_bias_is_chosen_on_validation_patients_kept_in_the_card_and_applied_by_eval() {
+    let Some(data) = common::shared_data() else { return };
+    let heart = data.join("heart-yaseen2018");
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("biased");
+    let options = ["--task", "heart", "--epochs", "1", "--max-steps", "3", "--channels", "4,8", "--seed", "3", "--tune-bias", "MVP"];
+    let out = train_cli(options, &heart, &out_dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let card = ModelCard::load(&out_dir.join("card.toml")).unwrap();
+    let decision = card.decision.as_ref().expect("--tune-bias writes the decision into the card");
+    let mvp = card.classes.iter().position(|c| c == "MVP").unwrap();
+    assert!(decision.bias.iter().enumerate().all(|(i, &b)| i == mvp || b == 0.0), "{decision:?}");
+    assert!((-3.0..=3.0).contains(&decision.bias[mvp]));
+    let validation = card.training.validation_examples;
+    assert!(validation > 0 && decision.chosen_on.starts_with(&format!("{validation} validation examples")), "{decision:?}");
+    assert!(card.training.command.ends_with("--tune-bias MVP"), "{}", card.training.command);
+
+    // eval goes through the card's decision: its figure is the card's.
+    let eval = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
+        .args(["eval", "--split", "test", "--model"])
+        .arg(out_dir.join("card.toml"))
+        .arg("--data")
+        .arg(&heart)
+        .arg("--json")
+        .arg(dir.path().join("eval.json"))
+        .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+        .output()
+        .unwrap();
+    assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("eval.json")).unwrap()).unwrap();
+    let evaluation = card.evaluation.as_ref().unwrap();
+    assert_eq!(report["balanced_accuracy"].as_f64(), Some(evaluation.balanced_accuracy));
+
+    // A card whose offsets do not match its classes is refused by name.
+    let text = std::fs::read_to_string(out_dir.join("card.toml")).unwrap();
+    let bias_line = text.lines().find(|l| l.starts_with("bias = ")).unwrap();
+    let broken = text.replace(bias_line, "bias = [0.5]");
+    let err = ModelCard::parse(Path::new("broken.toml"), &broken).unwrap_err().to_string();
+    assert!(err.contains("broken.toml") && err.contains("decision.bias"), "{err}");
+
+    // What cannot work is refused before any audio is read.
+    for (extra, expected) in
+        [(["--tune-bias", "nope"].as_slice(), "not one of the task's classes"), (&["--tune-bias", "N", "--select", "last"], "--select last")]
+    {
+        let out = train_cli([["--task", "heart", "--epochs", "1"].as_slice(), extra].concat(), &heart, &dir.path().join("refused"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("--tune-bias") && err.contains(expected), "{err}");
+    }
 }

@@ -37,6 +37,41 @@ pub struct ModelCard {
     /// steadies a model whose single runs differ as much as their data allows.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<Member>,
+    /// A shift of the decision between the classes, chosen after training
+    /// on validation patients (`train --tune-bias CLASS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+}
+
+/// Log-probability offsets added to the network's output before the
+/// argmax and the probabilities shown: a prior shift. A corpus whose
+/// classes are balanced otherwise than the training data's (ICBHI's adult
+/// normals against SPRSound's children's) wants the boundary moved, not
+/// the network retrained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    /// One offset per class, in the card's class order (natural log).
+    pub bias: Vec<f32>,
+    /// What the offsets were chosen on and for (never the held-out patients).
+    pub chosen_on: String,
+}
+
+impl Decision {
+    /// `probs` reweighted by `exp(bias)` and renormalised: the softmax of
+    /// the logits plus the bias.
+    pub fn apply(&self, probs: &mut [f32]) {
+        let mut total = 0.0;
+        for (p, b) in probs.iter_mut().zip(&self.bias) {
+            *p *= b.exp();
+            total += *p;
+        }
+        if total > 0.0 {
+            for p in probs.iter_mut() {
+                *p /= total;
+            }
+        }
+    }
 }
 
 /// One more set of weights in an ensemble, checked like the first.
@@ -147,7 +182,16 @@ impl ModelCard {
 
     /// Parses a card's text as if read from `path`.
     pub fn parse(path: &Path, text: &str) -> Result<ModelCard, CardError> {
-        toml::from_str(text).map_err(|e| CardError::Parse { path: path.into(), message: e.to_string().trim_end().replace('\n', " ") })
+        let card: ModelCard = toml::from_str(text).map_err(|e| CardError::Parse { path: path.into(), message: e.to_string().trim_end().replace('\n', " ") })?;
+        if let Some(decision) = &card.decision {
+            if decision.bias.len() != card.classes.len() || !decision.bias.iter().all(|b| b.is_finite()) {
+                return Err(CardError::Parse {
+                    path: path.into(),
+                    message: format!("decision.bias: {} finite offsets expected (one per class), found {:?}", card.classes.len(), decision.bias),
+                });
+            }
+        }
+        Ok(card)
     }
 
     pub fn save(&self, path: &Path) -> Result<(), CardError> {

@@ -75,11 +75,15 @@ impl Classifier {
     }
 
     /// Class probabilities for each input: the mean over its windows (see
-    /// [`predict_windows`]) and over the ensemble's members; a short input
-    /// is repeat-padded.
+    /// [`predict_windows`]) and over the ensemble's members, shifted by the
+    /// card's decision bias if it has one; a short input is repeat-padded.
     pub fn predict(&self, inputs: &[LogMel]) -> Vec<Vec<f32>> {
         let each: Vec<Vec<Vec<f32>>> = self.members.iter().map(|m| predict_windows(m, &self.batcher, inputs.iter(), &self.device)).collect();
-        mean_over_members(each)
+        let mut probs = mean_over_members(each);
+        if let Some(decision) = &self.card.decision {
+            probs.iter_mut().for_each(|p| decision.apply(p));
+        }
+        probs
     }
 }
 
