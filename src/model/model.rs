@@ -8,10 +8,10 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::tensor::module::adaptive_avg_pool2d;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 /// How the last block's feature map becomes one vector per input.
@@ -61,13 +61,12 @@ pub struct CnnConfig {
     pub pooling: Pooling,
 }
 
-/// conv 3×3 → batch norm → ReLU → max-pool 2×2.
+/// conv 3×3 → batch norm → ReLU → max-pool 2×2 (see [`max_pool_2x2`]).
 #[derive(Module, Debug)]
 pub struct ConvBlock {
     conv: Conv2d,
     norm: BatchNorm,
     activation: Relu,
-    pool: MaxPool2d,
 }
 
 impl ConvBlock {
@@ -76,13 +75,46 @@ impl ConvBlock {
             conv: Conv2dConfig::new([input, output], [3, 3]).with_padding(PaddingConfig2d::Same).with_bias(false).init(device),
             norm: BatchNormConfig::new(output).init(device),
             activation: Relu,
-            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
         }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.pool.forward(self.activation.forward(self.norm.forward(self.conv.forward(x))))
+        max_pool_2x2(self.activation.forward(self.norm.forward(self.conv.forward(x))))
     }
+}
+
+/// Max-pooling over 2 × 2 tiles at stride 2, an odd last row or column
+/// dropped: `MaxPool2d` with kernel and stride 2. Without autodiff (every
+/// prediction) it is a plain loop over the values, the same maxima: Burn's
+/// CPU pooling is a general 3-D kernel that also records every maximum's
+/// index for a backward pass, and was the largest single cost of a forward
+/// pass (28% of `analyze`). Training keeps Burn's, whose indices the
+/// gradient needs.
+pub fn max_pool_2x2(x: Tensor<4>) -> Tensor<4> {
+    let [_, _, height, width] = x.dims();
+    if x.is_autodiff() || height * width == 0 {
+        return MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init().forward(x);
+    }
+    let device = x.device();
+    let [batch, channels, ..] = x.dims();
+    let (h, w) = (height / 2, width / 2);
+    let data = x.into_data();
+    // f32, the backend's float, is read in place; another is converted.
+    let values: std::borrow::Cow<[f32]> = match data.as_slice::<f32>() {
+        Ok(values) => values.into(),
+        Err(_) => data.iter::<f32>().collect::<Vec<_>>().into(),
+    };
+    let mut out = Vec::with_capacity(batch * channels * h * w);
+    for plane in values.chunks_exact(height * width) {
+        for i in 0..h {
+            let (top, bottom) = (&plane[2 * i * width..][..width], &plane[(2 * i + 1) * width..][..width]);
+            // NaN wins, as in Burn's kernel.
+            out.extend(
+                (0..w).map(|j| [top[2 * j + 1], bottom[2 * j], bottom[2 * j + 1]].into_iter().fold(top[2 * j], |m, v| if v > m || v.is_nan() { v } else { m })),
+            );
+        }
+    }
+    Tensor::from_data(TensorData::new(out, [batch, channels, h, w]), &device)
 }
 
 #[derive(Module, Debug)]
@@ -179,7 +211,6 @@ mod tests {
     use super::*;
     use crate::model::inference::default_device;
     use crate::model::test_support::one_at_a_time;
-    use burn::tensor::TensorData;
 
     /// A network without conv blocks: its features are the pooling of the
     /// input itself.
@@ -210,6 +241,23 @@ mod tests {
         assert!(close(&pooled(Pooling::MeanStd, low_moves), &[4.0, 0.5]));
         assert_eq!(pooled(Pooling::MeanStd, low_moves), pooled(Pooling::MeanStd, high_moves));
         assert!(close(&pooled(Pooling::Mean, low_moves), &[4.0]));
+    }
+
+    #[test]
+    fn the_pooling_of_the_conv_blocks_is_burns_max_pool_value_for_value() {
+        use burn::tensor::Distribution;
+        let _one_at_a_time = one_at_a_time();
+        let device = default_device();
+        let burns = MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
+        // Even and odd sizes (an odd row or column is dropped), ties at the
+        // ReLU's zeros, and the first block's single channel.
+        for shape in [[3, 4, 64, 312], [2, 16, 33, 157], [1, 1, 5, 2], [2, 3, 2, 7]] {
+            let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).clamp_min(0.0);
+            let ours = max_pool_2x2(x.clone());
+            let theirs = burns.forward(x);
+            assert_eq!(ours.dims(), theirs.dims(), "{shape:?}");
+            assert_eq!(ours.into_data().try_to_vec::<f32>().unwrap(), theirs.into_data().try_to_vec::<f32>().unwrap(), "{shape:?}");
+        }
     }
 
     #[test]
