@@ -354,6 +354,30 @@ fn eval_pools_fold_models_each_on_its_own_held_out_patients() {
 }
 
 #[test]
+fn batching_windows_gives_exactly_the_probabilities_of_one_window_at_a_time() {
+    use auscult::model::inference::{predict_windows, predict_windows_in_batches, WINDOW_BATCH};
+    let Some(data) = common::shared_data() else { return };
+    let (_, set, batcher) = tiny_heart(&data);
+    let device = default_device();
+    let cnn = CnnConfig::new(4).with_channels(vec![8, 16]).with_pooling(Pooling::MeanStd).init(&device);
+    // Real recordings' log-mels: shorter than a window (repeat-padded),
+    // exactly one, and long enough for several overlapping windows.
+    let whole: Vec<LogMel> = set.examples.iter().take(4).map(|e| e.mel.clone()).collect();
+    let long = LogMel { n_mels: whole[0].n_mels, data: whole.iter().flat_map(|m| m.data.iter().copied()).collect() };
+    let inputs = vec![whole[0].slice(0, batcher.frames / 3), whole[1].slice(0, batcher.frames), long, whole[2].clone(), whole[3].slice(5, batcher.frames + 40)];
+    assert!(inputs[2].frames() > 3 * batcher.frames, "{} frames", inputs[2].frames());
+    let one_at_a_time = predict_windows_in_batches(&cnn, &batcher, inputs.iter(), &device, 1);
+    assert_eq!(one_at_a_time.len(), inputs.len());
+    for batch in [2, 3, WINDOW_BATCH] {
+        assert_eq!(predict_windows_in_batches(&cnn, &batcher, inputs.iter(), &device, batch), one_at_a_time, "batches of {batch}");
+    }
+    // Each input alone: the same as beside the others.
+    for (input, expected) in inputs.iter().zip(&one_at_a_time) {
+        assert_eq!(&predict_windows(&cnn, &batcher, std::iter::once(input), &device)[0], expected);
+    }
+}
+
+#[test]
 fn an_ensemble_predicts_the_mean_of_its_members_and_checks_each_ones_weights() {
     let Some(data) = common::shared_data() else { return };
     let dir = tempfile::tempdir().unwrap();

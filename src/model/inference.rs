@@ -157,7 +157,30 @@ pub fn window_offsets(have: usize, frames: usize) -> Vec<usize> {
 /// Class probabilities for each input, averaged over its windows. A
 /// recording longer than the model's window is judged on all of it, not on
 /// its middle alone.
+///
+/// What overlapping windows share is computed once where that is exact:
+/// the log-mel (each window is a slice of the input's). Their conv maps
+/// are not shared: each window is normalised by its own mean and the convs
+/// zero-pad its edges, so the frames two windows have in common give
+/// different activations in each.
 pub fn predict_windows<'a>(model: &Cnn, batcher: &MelBatcher, inputs: impl Iterator<Item = &'a LogMel>, device: &Device) -> Vec<Vec<f32>> {
+    predict_windows_in_batches(model, batcher, inputs, device, WINDOW_BATCH)
+}
+
+/// Windows sent through the network at once: every window of a file's
+/// inputs together, up to this many.
+pub const WINDOW_BATCH: usize = 64;
+
+/// [`predict_windows`] with `batch` windows per forward pass. Each input's
+/// probabilities do not depend on the batch (each window is its own row of
+/// every layer, and batch norm uses its stored statistics at inference).
+pub fn predict_windows_in_batches<'a>(
+    model: &Cnn,
+    batcher: &MelBatcher,
+    inputs: impl Iterator<Item = &'a LogMel>,
+    device: &Device,
+    batch: usize,
+) -> Vec<Vec<f32>> {
     let mut windows = Vec::new();
     let mut owner = Vec::new();
     for (i, mel) in inputs.enumerate() {
@@ -172,7 +195,7 @@ pub fn predict_windows<'a>(model: &Cnn, batcher: &MelBatcher, inputs: impl Itera
     let all: Vec<usize> = (0..dataset.len()).collect();
     let mut sums: Vec<Vec<f32>> = vec![Vec::new(); count];
     let mut seen = vec![0usize; count];
-    for chunk in all.chunks(64) {
+    for chunk in all.chunks(batch.max(1)) {
         let (x, _) = batcher.batch(&dataset, chunk, None, device);
         for (&w, p) in chunk.iter().zip(probabilities(model, x)) {
             let sum = &mut sums[owner[w]];
