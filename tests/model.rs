@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::Path;
 
@@ -14,9 +13,10 @@ use auscult::datasets::icbhi::{Icbhi, IcbhiTask};
 use auscult::datasets::kauh::{Kauh, KauhSounds};
 use auscult::datasets::{split, Corpus, DatasetLoader};
 use auscult::host::SearchPath;
+use auscult::model::cache::MelCache;
 use auscult::model::card::{self, Architecture, ModelCard, Normalization, Training};
 use auscult::model::data::{MelBatcher, MelDataset};
-use auscult::model::features::{LogMel, Preprocessor};
+use auscult::model::features::{FeatureConfig, LogMel, Preprocessor};
 use auscult::model::inference::{default_device, probabilities, weights_bytes, Classifier};
 use auscult::model::model::{CnnConfig, Pooling};
 use auscult::model::pipeline::mel_dataset;
@@ -86,7 +86,7 @@ fn tiny_heart(data: &Path) -> (Corpus, MelDataset, MelBatcher) {
     let search = SearchPath { dirs: vec![common::plugin_dir().to_path_buf()] };
     let mut pre = Preprocessor::new(task.features.clone(), task.chain, &search).unwrap();
     let all: Vec<usize> = (0..corpus.examples.len()).collect();
-    let set = mel_dataset(&corpus, &all, &mut pre, &mut HashMap::new(), |_| {}).unwrap();
+    let set = mel_dataset(&corpus, &all, &mut pre, &mut MelCache::in_memory(), |_| {}).unwrap();
     let (mean, std) = set.stats();
     let batcher = MelBatcher { n_mels: task.features.n_mels, frames: task.features.frames(), mean, std, per_example: false, per_band: false };
     (corpus, set, batcher)
@@ -794,6 +794,7 @@ fn a_train_plan_runs_without_the_cli_and_tells_its_observer() {
         auxiliary_weight: None,
         init: None,
         tune_bias: None,
+        feature_cache: None,
         out: out.path().join("m"),
         command: "test".into(),
     };
@@ -860,4 +861,74 @@ fn tune_bias_is_chosen_on_validation_patients_kept_in_the_card_and_applied_by_ev
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && err.contains("--tune-bias") && err.contains(expected), "{err}");
     }
+}
+
+#[test]
+fn the_feature_cache_reads_back_what_it_computed_and_recomputes_what_changed() {
+    let Some(data) = common::shared_data() else { return };
+    let (corpus, fresh, _) = tiny_heart(&data);
+    let all: Vec<usize> = (0..corpus.examples.len()).collect();
+    let task = tasks::task("heart").unwrap();
+    let search = SearchPath { dirs: vec![common::plugin_dir().to_path_buf()] };
+    let preprocessor = |n_mels: usize| Preprocessor::new(FeatureConfig { n_mels, ..task.features.clone() }, task.chain, &search).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = dir.path().join("cache");
+
+    // First run: everything computed, and the same as without a cache.
+    let mut pre = preprocessor(task.features.n_mels);
+    let mut cache = MelCache::on_disk(&cache_dir, &pre).unwrap();
+    let first = mel_dataset(&corpus, &all, &mut pre, &mut cache, |_| {}).unwrap();
+    assert_eq!((cache.read_back, cache.computed), (0, corpus.examples.len()));
+    assert_eq!(first.examples, fresh.examples);
+    // A later run with the same settings reads every one back, bit for bit.
+    let mut cache = MelCache::on_disk(&cache_dir, &pre).unwrap();
+    let again = mel_dataset(&corpus, &all, &mut pre, &mut cache, |_| {}).unwrap();
+    assert_eq!((cache.read_back, cache.computed), (corpus.examples.len(), 0));
+    assert_eq!(again.examples, first.examples);
+    // Other mel settings are another key: computed again.
+    let mut other = preprocessor(32);
+    let mut cache = MelCache::on_disk(&cache_dir, &other).unwrap();
+    let narrower = mel_dataset(&corpus, &all[..3], &mut other, &mut cache, |_| {}).unwrap();
+    assert_eq!((cache.read_back, cache.computed), (0, 3));
+    assert_eq!(narrower.examples[0].mel.n_mels, 32);
+
+    // A recording replaced in place (other audio, a later time) is computed
+    // again, not served from the old entry.
+    let recording = dir.path().join("clip.wav");
+    std::fs::copy(&corpus.examples[0].path, &recording).unwrap();
+    let mut cache = MelCache::on_disk(&cache_dir, &pre).unwrap();
+    let before = cache.get(&recording, &mut pre).unwrap().clone();
+    std::fs::copy(&corpus.examples[1].path, &recording).unwrap();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options().write(true).open(&recording).unwrap().set_modified(later).unwrap();
+    let mut cache = MelCache::on_disk(&cache_dir, &pre).unwrap();
+    let after = cache.get(&recording, &mut pre).unwrap().clone();
+    assert_eq!(cache.computed, 1);
+    assert_ne!(after, before);
+    assert_eq!(after, pre.file(&corpus.examples[1].path).unwrap());
+
+    // Entries cut short (a full disk, a killed run's leftovers) are
+    // computed again and rewritten, never read as they are.
+    for entry in walk(&cache_dir) {
+        let bytes = std::fs::read(&entry).unwrap();
+        std::fs::write(&entry, &bytes[..bytes.len() / 2]).unwrap();
+    }
+    let mut cache = MelCache::on_disk(&cache_dir, &pre).unwrap();
+    let repaired = mel_dataset(&corpus, &all, &mut pre, &mut cache, |_| {}).unwrap();
+    assert_eq!((cache.read_back, cache.computed), (0, corpus.examples.len()));
+    assert_eq!(repaired.examples, first.examples);
+}
+
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use auscult::datasets::lung_cycles::{self, Layout};
 use auscult::datasets::sprsound::Set;
 use auscult::datasets::Corpus;
+use auscult::model::cache::MelCache;
 use auscult::model::card::{self, ModelCard};
 use auscult::model::inference::Classifier;
 use auscult::model::pipeline::{mel_dataset, plugin_search, SplitSpec};
@@ -73,6 +74,10 @@ pub struct EvalArgs {
     /// Also write each example's truth and probabilities (as scored) as CSV.
     #[arg(long, value_name = "OUT.csv")]
     predictions: Option<PathBuf>,
+    /// Keep each recording's log-mel in DIR and read it back on the next
+    /// run with the same settings and chain (see `train --feature-cache`).
+    #[arg(long, value_name = "DIR")]
+    feature_cache: Option<PathBuf>,
 }
 
 pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
@@ -127,7 +132,11 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         }
         let mut pre = classifier.preprocessor(&plugin_search())?;
         let progress = bar(held_out.len(), "features");
-        let set = mel_dataset(&corpus, &held_out, &mut pre, &mut HashMap::new(), |n| progress.set_position(n as u64))?;
+        let mut cache = match &args.feature_cache {
+            Some(dir) => MelCache::on_disk(dir, &pre).with_context(|| "--feature-cache".to_string())?,
+            None => MelCache::in_memory(),
+        };
+        let set = mel_dataset(&corpus, &held_out, &mut pre, &mut cache, |n| progress.set_position(n as u64))?;
         progress.finish_and_clear();
         let p = classifier.predict(&set.examples.iter().map(|e| e.mel.clone()).collect::<Vec<_>>());
         probs.extend(if per_patient { patient_means(&p, &corpus, &held_out) } else { p });

@@ -131,6 +131,10 @@ impl Slot {
     pub fn info(&self) -> &PluginInfo {
         self.instance.info()
     }
+    /// The library a native plugin was loaded from.
+    pub fn library_path(&self) -> Option<&std::path::Path> {
+        self.instance.library().map(|l| l.path())
+    }
     pub fn bypassed(&self) -> bool {
         self.bypass
     }

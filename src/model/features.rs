@@ -93,6 +93,8 @@ impl LogMel {
 pub struct Preprocessor {
     pub config: FeatureConfig,
     chain: Option<Chain>,
+    /// The chain file's text, as given.
+    chain_text: Option<String>,
     mel: MelExtractor,
 }
 
@@ -109,7 +111,25 @@ impl Preprocessor {
             None => None,
         };
         let mel = MelExtractor::new(config.mel())?;
-        Ok(Self { config, chain, mel })
+        Ok(Self { config, chain, chain_text: chain_text.map(String::from), mel })
+    }
+
+    /// Everything that decides what [`Preprocessor::file`] returns for a
+    /// given recording: the mel settings, the chain's text, and each
+    /// plugin's id, version and library (path, size, modification time),
+    /// so that a rebuilt plugin counts as another chain.
+    pub fn identity(&self) -> String {
+        let mut identity = format!("{:?}\nchain: {:?}\n", self.config, self.chain_text);
+        for slot in self.chain.iter().flat_map(|c| c.slots()) {
+            let info = slot.info();
+            let library = slot.library_path().map(|path| {
+                let meta = std::fs::metadata(path).ok();
+                let modified = meta.as_ref().and_then(|m| m.modified().ok()).and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+                format!("{} {:?} {:?}", path.display(), meta.map(|m| m.len()), modified)
+            });
+            identity.push_str(&format!("plugin {} {} {library:?}\n", info.id, info.version));
+        }
+        identity
     }
 
     /// The file at the model's rate, through the chain.

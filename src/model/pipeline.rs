@@ -1,14 +1,14 @@
 //! From a corpus and a split to trained, evaluated, saved models: the code
 //! `auscult train` and `auscult eval` share, and the tests drive.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::datasets::lung_cycles::{self, Layout};
 use crate::datasets::sprsound::{self, Set};
 use crate::datasets::{split, Corpus};
 use crate::host::SearchPath;
 
+use super::cache::MelCache;
 use super::data::{MelDataset, MelExample};
 use super::features::{FeatureError, Preprocessor};
 
@@ -146,23 +146,19 @@ pub fn keep_training_side(corpus: &mut Corpus, dir: &Path) -> Result<Option<Spli
 }
 
 /// Log-mel spectrograms for the examples `indices` of `corpus`; each file
-/// is decoded and run through the chain once.
+/// is decoded and run through the chain once (or read back from `cache`).
 pub fn mel_dataset(
     corpus: &Corpus,
     indices: &[usize],
     pre: &mut Preprocessor,
-    cache: &mut HashMap<PathBuf, super::features::LogMel>,
+    cache: &mut MelCache,
     mut progress: impl FnMut(usize),
 ) -> Result<MelDataset, FeatureError> {
     let fps = pre.config.frames_per_s();
     let mut examples = Vec::with_capacity(indices.len());
     for (n, &i) in indices.iter().enumerate() {
         let e = &corpus.examples[i];
-        if !cache.contains_key(&e.path) {
-            let mel = pre.file(&e.path)?;
-            cache.insert(e.path.clone(), mel);
-        }
-        let whole = &cache[&e.path];
+        let whole = cache.get(&e.path, pre)?;
         let mel = match e.span {
             Some((start, end)) => whole.slice((start * fps).floor() as usize, ((end * fps).ceil() as usize).max((start * fps) as usize + 1)),
             None => whole.clone(),

@@ -5,7 +5,6 @@
 //! a plan and prints what an [`Observer`] hears; tests and other front ends
 //! drive the same code without it.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +14,7 @@ use crate::datasets::split::{self, validation_from_train, Split};
 use crate::datasets::{Corpus, DatasetError};
 use crate::metrics::Report;
 
+use super::cache::MelCache;
 use super::card::{self, Architecture, CardError, Decision, Evaluation, Member, ModelCard, Normalization, Training};
 use super::data::{MelBatcher, MelDataset};
 use super::evaluate;
@@ -65,6 +65,8 @@ pub struct TrainPlan {
     /// A class whose decision offset is chosen on the validation patients
     /// after training (see [`card::Decision`]).
     pub tune_bias: Option<String>,
+    /// Where each recording's log-mel is kept between runs (see [`MelCache`]).
+    pub feature_cache: Option<PathBuf>,
     pub out: PathBuf,
     /// The command that reproduces the model, for its card.
     pub command: String,
@@ -228,7 +230,7 @@ impl TrainPlan {
         let init = self.init.as_deref().map(|name| warm_start_from(name, &cnn, &task.features, &corpus.classes, observer)).transpose()?;
         let tuned_class = self.tuned_class(&corpus.classes)?;
         let sides = self.sides(&task, &mut corpus, observer)?;
-        let (mut train_set, val_set, test_set) = features(&task, &corpus, &sides, observer)?;
+        let (mut train_set, val_set, test_set) = features(&task, &corpus, &sides, self.feature_cache.as_deref(), observer)?;
 
         // The auxiliary target, on the training side only: the primary set's
         // recordings that have one (an --extra-train set's have none).
@@ -451,15 +453,27 @@ pub fn tune_bias(classes: &[String], class: usize, truth: &[usize], probs: &[Vec
 
 /// Training, validation and held-out sets as log-mel examples, each file
 /// decoded and run through the chain once.
-fn features(task: &Task, corpus: &Corpus, sides: &Sides, observer: &mut dyn Observer) -> Result<(MelDataset, MelDataset, MelDataset), PlanError> {
+fn features(
+    task: &Task,
+    corpus: &Corpus,
+    sides: &Sides,
+    cache_dir: Option<&Path>,
+    observer: &mut dyn Observer,
+) -> Result<(MelDataset, MelDataset, MelDataset), PlanError> {
     let mut pre = Preprocessor::new(task.features.clone(), task.chain, &plugin_search())?;
-    let mut cache = HashMap::new();
+    let mut cache = match cache_dir {
+        Some(dir) => MelCache::on_disk(dir, &pre).map_err(|e| PlanError::Invalid(format!("--feature-cache: {e}")))?,
+        None => MelCache::in_memory(),
+    };
     let total = sides.inner.train.len() + sides.inner.test.len() + sides.split.test.len();
     let mut done = 0;
     let mut sets = Vec::with_capacity(3);
     for indices in [&sides.inner.train, &sides.inner.test, &sides.split.test] {
         sets.push(mel_dataset(corpus, indices, &mut pre, &mut cache, |n| observer.features(done + n, total))?);
         done += indices.len();
+    }
+    if cache_dir.is_some() {
+        observer.message(&format!("features: {} recordings read back from the cache, {} computed", cache.read_back, cache.computed));
     }
     let test = sets.pop().unwrap_or_default();
     let validation = sets.pop().unwrap_or_default();
