@@ -38,6 +38,8 @@ enum Command {
     Train(cli::train::TrainArgs),
     /// Evaluate a model on held-out patients or a separate folder.
     Eval(cli::eval::EvalArgs),
+    /// Move a trained model's decision: class offsets chosen on its validation patients, then its held-out patients scored.
+    TuneBias(cli::tune_bias::TuneBiasArgs),
     /// Score a chain's S1 and S2 events, and the rate it shows, against CirCor's annotated heart cycles.
     EvalBeats(cli::eval_beats::EvalBeatsArgs),
     /// Classify recordings (each breath cycle, or the whole file) with a model.
@@ -89,6 +91,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Devices) => cli::devices::run(),
         Some(Command::Train(args)) => cli::train::run(&args),
         Some(Command::Eval(args)) => cli::eval::run(&args),
+        Some(Command::TuneBias(args)) => cli::tune_bias::run(&args),
         Some(Command::EvalBeats(args)) => cli::eval_beats::run(&args),
         Some(Command::Analyze(args)) => cli::analyze::run(&args),
         Some(Command::Folds(args)) => cli::folds::run(&args).map(|()| ExitCode::SUCCESS),

@@ -846,6 +846,61 @@ fn tune_bias_is_chosen_on_validation_patients_kept_in_the_card_and_applied_by_ev
     let evaluation = card.evaluation.as_ref().unwrap();
     assert_eq!(report["balanced_accuracy"].as_f64(), Some(evaluation.balanced_accuracy));
 
+    // tune-bias moves a trained card's decision after the fact: the same
+    // validation patients, the old decision replaced, the card's held-out
+    // figure what eval prints with the new one.
+    let tune = |data: &Path, classes: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
+            .args(["tune-bias", "--classes", classes, "--model"])
+            .arg(out_dir.join("card.toml"))
+            .arg("--data")
+            .arg(data)
+            .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+            .output()
+            .unwrap()
+    };
+    let out = tune(&heart, "N,MVP");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let retuned = ModelCard::load(&out_dir.join("card.toml")).unwrap();
+    let decision = retuned.decision.as_ref().unwrap();
+    let n = retuned.classes.iter().position(|c| c == "N").unwrap();
+    assert!(decision.bias.iter().enumerate().all(|(i, &b)| i == mvp || i == n || b == 0.0), "{decision:?}");
+    assert!(decision.chosen_on.starts_with(&format!("{validation} validation examples")) && decision.chosen_on.contains("tune-bias"), "{decision:?}");
+    assert_eq!(retuned.sha256, card.sha256, "the weights are untouched");
+    let eval = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
+        .args(["eval", "--split", "test", "--model"])
+        .arg(out_dir.join("card.toml"))
+        .arg("--data")
+        .arg(&heart)
+        .arg("--json")
+        .arg(dir.path().join("eval2.json"))
+        .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+        .output()
+        .unwrap();
+    assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("eval2.json")).unwrap()).unwrap();
+    assert_eq!(report["balanced_accuracy"].as_f64(), Some(retuned.evaluation.as_ref().unwrap().balanced_accuracy));
+    // Other data (here, one class's recordings fewer) would carve other
+    // patients: refused, the card left as it was.
+    let fewer = dir.path().join("fewer");
+    for class in ["N", "MR", "MS", "MVP", "AS"] {
+        let from = heart.join(class);
+        if !from.is_dir() {
+            continue;
+        }
+        std::fs::create_dir_all(fewer.join(class)).unwrap();
+        let mut files: Vec<_> = std::fs::read_dir(&from).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        let keep = if class == "MVP" { files.len() - 10 } else { files.len() };
+        for f in &files[..keep] {
+            std::fs::copy(f, fewer.join(class).join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let out = tune(&fewer, "MVP");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("not the data it was trained on"), "{err}");
+    assert_eq!(ModelCard::load(&out_dir.join("card.toml")).unwrap(), retuned);
+
     // A card whose offsets do not match its classes is refused by name.
     let text = std::fs::read_to_string(out_dir.join("card.toml")).unwrap();
     let bias_line = text.lines().find(|l| l.starts_with("bias = ")).unwrap();

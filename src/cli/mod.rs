@@ -23,6 +23,7 @@ pub mod process;
 pub mod record;
 pub mod train;
 pub mod tui;
+pub mod tune_bias;
 
 /// An error as one line: the outermost message and each cause the messages
 /// before it do not already hold. The library's errors name their file and

@@ -142,12 +142,14 @@ pub struct TrainArgs {
     /// it.
     #[arg(long)]
     band_norm: bool,
-    /// After training, move the decision toward or away from this class: an
-    /// offset to its log-probability, chosen on the validation patients
-    /// (never the held-out ones) to maximise their balanced accuracy, with
-    /// the ICBHI Score beside it (their mean) on ICBHI's cycle task; kept in
-    /// the card and applied wherever the model runs.
-    #[arg(long, value_name = "CLASS")]
+    /// After training, move the decision toward or away from these classes
+    /// (one, or two comma-separated): offsets to their log-probabilities,
+    /// chosen on the validation patients (never the held-out ones) for the
+    /// figure the task is judged by (CirCor: the challenge's weighted
+    /// accuracy over patients; ICBHI cycles: the mean of balanced accuracy
+    /// and the ICBHI Score; otherwise balanced accuracy); kept in the card
+    /// and applied wherever the model runs.
+    #[arg(long, value_name = "CLASS[,CLASS]")]
     tune_bias: Option<String>,
     /// Keep each recording's log-mel (after the chain) in DIR, and read it
     /// back in later runs with the same mel settings, chain and plugin

@@ -58,6 +58,13 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// The offsets that are not zero, by class name, and what they were chosen on.
+    pub fn describe(&self, classes: &[String]) -> String {
+        let shifts: Vec<String> = classes.iter().zip(&self.bias).filter(|(_, b)| **b != 0.0).map(|(c, b)| format!("{c} {b:+.1}")).collect();
+        let shifts = if shifts.is_empty() { "no shift".to_string() } else { shifts.join(", ") };
+        format!("{shifts} ({})", self.chosen_on)
+    }
+
     /// `probs` reweighted by `exp(bias)` and renormalised: the softmax of
     /// the logits plus the bias.
     pub fn apply(&self, probs: &mut [f32]) {

@@ -9,6 +9,7 @@ use crate::datasets::lung_cycles::{self, Layout};
 use crate::datasets::Corpus;
 use crate::metrics;
 
+use super::card::Evaluation;
 use super::tasks::Task;
 
 /// Each recording's probabilities (rows in the order of `indices` into the
@@ -33,6 +34,20 @@ pub fn score(corpus: &Corpus, indices: &[usize], truth: &[usize], probs: &[Vec<f
     }
     report.patient_interval = metrics::patient_bootstrap(corpus.classes.len(), truth, probs, &patients(corpus, indices), icbhi, 2000, 1);
     report
+}
+
+/// What a card keeps of a held-out report, with the command that prints it.
+pub fn card_evaluation(r: &metrics::Report, command: String) -> Evaluation {
+    Evaluation {
+        examples: r.n,
+        accuracy: r.accuracy,
+        balanced_accuracy: r.balanced_accuracy,
+        macro_f1: r.macro_f1,
+        icbhi_score: r.icbhi.as_ref().map(|i| i.icbhi_score),
+        sensitivity: r.icbhi.as_ref().map(|i| i.sensitivity),
+        specificity: r.icbhi.as_ref().map(|i| i.specificity),
+        command,
+    }
 }
 
 /// One decision per patient from their recordings' (the CirCor challenge's

@@ -15,8 +15,9 @@ use crate::datasets::{Corpus, DatasetError};
 use crate::metrics::Report;
 
 use super::cache::MelCache;
-use super::card::{self, Architecture, CardError, Decision, Evaluation, Member, ModelCard, Normalization, Training};
+use super::card::{self, Architecture, CardError, Member, ModelCard, Normalization, Training};
 use super::data::{MelBatcher, MelDataset};
+use super::decision;
 use super::evaluate;
 use super::features::{FeatureConfig, FeatureError, Preprocessor};
 use super::inference::{default_device, mean_over_members, weights_bytes};
@@ -62,8 +63,8 @@ pub struct TrainPlan {
     pub auxiliary_weight: Option<f32>,
     /// A model (name or card) whose weights the run starts from.
     pub init: Option<String>,
-    /// A class whose decision offset is chosen on the validation patients
-    /// after training (see [`card::Decision`]).
+    /// Classes (one, or two comma-separated) whose decision offsets are
+    /// chosen on the validation patients after training (see [`decision`]).
     pub tune_bias: Option<String>,
     /// Where each recording's log-mel is kept between runs (see [`MelCache`]).
     pub feature_cache: Option<PathBuf>,
@@ -172,7 +173,7 @@ impl TrainPlan {
         let mut inner = if self.train.select == training::Selection::Last {
             Split { train: split.train.clone(), test: Vec::new() }
         } else {
-            validation_from_train(corpus, &split.train, 0.15, self.train.seed)
+            validation_carve(corpus, &split.train, self.train.seed)
         };
         // The split and the validation carve are the primary set's alone, so
         // `eval --split test` finds the same held-out patients without it.
@@ -228,7 +229,7 @@ impl TrainPlan {
         let (task, mut corpus) = self.task_and_corpus(observer)?;
         let cnn = CnnConfig::new(corpus.classes.len()).with_channels(self.channels.clone()).with_pooling(self.pooling).with_dropout(self.dropout);
         let init = self.init.as_deref().map(|name| warm_start_from(name, &cnn, &task.features, &corpus.classes, observer)).transpose()?;
-        let tuned_class = self.tuned_class(&corpus.classes)?;
+        let tuned = self.tuned_classes(&corpus.classes)?;
         let sides = self.sides(&task, &mut corpus, observer)?;
         let (mut train_set, val_set, test_set) = features(&task, &corpus, &sides, self.feature_cache.as_deref(), observer)?;
 
@@ -274,10 +275,11 @@ impl TrainPlan {
         // probabilities as `Classifier::predict` gives it, and as `auscult
         // eval --split test` scores them, so the card's figures are what its
         // command prints.
-        let decision = tuned_class.map(|class| {
+        let decision = tuned.map(|tuned| {
             let probs = mean_over_members(members.iter().map(|(m, ..)| predict_dataset(&m.model, &batcher, &val_set).1).collect());
-            let decision = tune_bias(&corpus.classes, class, &val_set.labels().collect::<Vec<_>>(), &probs, task.icbhi);
-            observer.message(&format!("decision: {} {:+.1} ({})", corpus.classes[class], decision.bias[class], decision.chosen_on));
+            let truth: Vec<usize> = val_set.labels().collect();
+            let decision = decision::tune(&corpus.classes, &tuned, &probs, &decision::Objective::new(&task, &corpus, &sides.inner.test, &truth));
+            observer.message(&format!("decision: {}", decision.describe(&corpus.classes)));
             decision
         });
         let truth: Vec<usize> = test_set.labels().collect();
@@ -316,16 +318,9 @@ impl TrainPlan {
                 init: init.map(|(_, from)| from),
                 auxiliary: auxiliary.map(|(_, what)| what),
             },
-            evaluation: report.as_ref().map(|r| Evaluation {
-                examples: r.n,
-                accuracy: r.accuracy,
-                balanced_accuracy: r.balanced_accuracy,
-                macro_f1: r.macro_f1,
-                icbhi_score: r.icbhi.as_ref().map(|i| i.icbhi_score),
-                sensitivity: r.icbhi.as_ref().map(|i| i.sensitivity),
-                specificity: r.icbhi.as_ref().map(|i| i.specificity),
-                command: format!("auscult eval --model {}/card.toml --data DIR/{data_dir} --split test", self.out.display()),
-            }),
+            evaluation: report
+                .as_ref()
+                .map(|r| evaluate::card_evaluation(r, format!("auscult eval --model {}/card.toml --data DIR/{data_dir} --split test", self.out.display()))),
             members: members[1..]
                 .iter()
                 .map(|(t, weights, sha256, _)| Member { weights: weights.clone(), sha256: sha256.clone(), epochs_run: t.log.len(), best_epoch: t.best_epoch })
@@ -337,18 +332,14 @@ impl TrainPlan {
         Ok(Outcome { card, card_path, report, split: sides.spec, weight_bytes })
     }
 
-    /// The index of the class `--tune-bias` names, refused before any
-    /// audio is read where it cannot work.
-    fn tuned_class(&self, classes: &[String]) -> Result<Option<usize>, PlanError> {
-        let Some(name) = &self.tune_bias else { return Ok(None) };
+    /// The classes `--tune-bias` names, refused before any audio is read
+    /// where they cannot work.
+    fn tuned_classes(&self, classes: &[String]) -> Result<Option<Vec<usize>>, PlanError> {
+        let Some(names) = &self.tune_bias else { return Ok(None) };
         if self.train.select == training::Selection::Last {
-            return Err(PlanError::Invalid(format!("--tune-bias {name}: --select last keeps no validation patients to choose it on")));
+            return Err(PlanError::Invalid(format!("--tune-bias {names}: --select last keeps no validation patients to choose it on")));
         }
-        classes
-            .iter()
-            .position(|c| c == name)
-            .map(Some)
-            .ok_or_else(|| PlanError::Invalid(format!("--tune-bias {name}: not one of the task's classes {classes:?}")))
+        decision::tuned_classes(names, classes).map(Some).map_err(|e| PlanError::Invalid(format!("--tune-bias {e}")))
     }
 
     /// Each member of the ensemble: trained, its log and weights written.
@@ -415,40 +406,13 @@ impl TrainPlan {
     }
 }
 
-/// Offsets from -3 to +3 in steps of 0.1 tried on `class`.
-const BIAS_GRID: std::ops::RangeInclusive<i32> = -30..=30;
+/// The share of a split's training patients carved out for validation.
+const VALIDATION_FRACTION: f64 = 0.15;
 
-/// The offset to `class`'s log-probability that maximises the validation
-/// balanced accuracy (its mean with the ICBHI Score where `icbhi`); of
-/// equal ones, the smallest in size, so that no evidence means no shift.
-pub fn tune_bias(classes: &[String], class: usize, truth: &[usize], probs: &[Vec<f32>], icbhi: bool) -> Decision {
-    let objective = |r: &Report| if icbhi { (r.balanced_accuracy + r.icbhi.as_ref().map_or(0.0, |i| i.icbhi_score)) / 2.0 } else { r.balanced_accuracy };
-    let offsets = |b: f32| -> Decision {
-        let mut bias = vec![0.0; classes.len()];
-        bias[class] = b;
-        Decision { bias, chosen_on: String::new() }
-    };
-    let mut best: Option<(f64, f32)> = None;
-    let mut grid: Vec<f32> = BIAS_GRID.map(|i| i as f32 / 10.0).collect();
-    grid.sort_by(|a, b| a.abs().total_cmp(&b.abs()));
-    for b in grid {
-        let decision = offsets(b);
-        let shifted: Vec<Vec<f32>> = probs
-            .iter()
-            .map(|p| {
-                let mut p = p.clone();
-                decision.apply(&mut p);
-                p
-            })
-            .collect();
-        let value = objective(&crate::metrics::report(classes, truth, &shifted, icbhi));
-        if best.is_none_or(|(v, _)| value > v) {
-            best = Some((value, b));
-        }
-    }
-    let (value, b) = best.unwrap_or((0.0, 0.0));
-    let what = if icbhi { "mean of balanced accuracy and ICBHI Score" } else { "balanced accuracy" };
-    Decision { chosen_on: format!("{} validation examples, {what} {value:.3}", truth.len()), ..offsets(b) }
+/// The validation patients a run with `seed` carves from `train` (its
+/// `test` side), as training did: `tune-bias` finds the same ones again.
+pub fn validation_carve(corpus: &Corpus, train: &[usize], seed: u64) -> Split {
+    validation_from_train(corpus, train, VALIDATION_FRACTION, seed)
 }
 
 /// Training, validation and held-out sets as log-mel examples, each file
@@ -528,60 +492,4 @@ fn warm_start_from(
 /// A data directory's last component, as cards and commands name it.
 pub fn dir_name(dir: &Path) -> String {
     dir.file_name().map_or("data".into(), |n| n.to_string_lossy().into_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn classes() -> Vec<String> {
-        ["normal", "crackle", "wheeze", "both"].map(String::from).to_vec()
-    }
-
-    #[test]
-    fn a_decision_bias_is_the_softmax_of_the_shifted_logits() {
-        let logits = [0.3f32, -1.2, 2.0, 0.1];
-        let bias = [0.7f32, 0.0, -0.4, 0.0];
-        let softmax = |z: &[f32]| -> Vec<f32> {
-            let total: f32 = z.iter().map(|v| v.exp()).sum();
-            z.iter().map(|v| v.exp() / total).collect()
-        };
-        let mut probs = softmax(&logits);
-        Decision { bias: bias.to_vec(), chosen_on: String::new() }.apply(&mut probs);
-        let shifted: Vec<f32> = logits.iter().zip(bias).map(|(z, b)| z + b).collect();
-        for (a, b) in probs.iter().zip(softmax(&shifted)) {
-            assert!((a - b).abs() < 1e-6, "{probs:?}");
-        }
-    }
-
-    #[test]
-    fn the_bias_moves_an_under_called_class_back_and_stays_zero_without_evidence() {
-        // Normal examples the network scores just below a wheeze: the
-        // validation balanced accuracy needs normal raised.
-        let truth = [0, 0, 0, 2, 2, 1];
-        let probs = vec![
-            vec![0.40, 0.05, 0.50, 0.05],
-            vec![0.42, 0.05, 0.48, 0.05],
-            vec![0.35, 0.05, 0.55, 0.05],
-            vec![0.10, 0.05, 0.80, 0.05],
-            vec![0.15, 0.05, 0.75, 0.05],
-            vec![0.10, 0.80, 0.05, 0.05],
-        ];
-        let decision = tune_bias(&classes(), 0, &truth, &probs, true);
-        assert!(decision.bias[0] > 0.0 && decision.bias[1..].iter().all(|&b| b == 0.0), "{decision:?}");
-        let shifted: Vec<usize> = probs
-            .iter()
-            .map(|p| {
-                let mut p = p.clone();
-                decision.apply(&mut p);
-                crate::metrics::argmax(&p)
-            })
-            .collect();
-        assert_eq!(shifted, truth, "{decision:?}");
-        assert!(decision.chosen_on.starts_with("6 validation examples"), "{}", decision.chosen_on);
-
-        // Every prediction right already: no shift is better than none.
-        let right = vec![vec![0.9, 0.05, 0.03, 0.02], vec![0.1, 0.1, 0.7, 0.1]];
-        assert_eq!(tune_bias(&classes(), 0, &[0, 2], &right, false).bias, vec![0.0; 4]);
-    }
 }
