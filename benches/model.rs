@@ -11,8 +11,8 @@ use auscult::model::inference::Classifier;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn bench_inference(c: &mut Criterion) {
-    let card = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/heart/card.toml");
-    let classifier = Classifier::load(&card).expect("loading models/heart");
+    let card = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/heart-yaseen/card.toml");
+    let classifier = Classifier::load(&card).expect("loading models/heart-yaseen");
     let mut group = c.benchmark_group("inference");
     for (name, frames) in [("heart_2.5s", 156usize), ("cycle_5s", 312)] {
         let mel = LogMel { n_mels: 64, data: (0..64 * frames).map(|i| -60.0 + (i % 37) as f32).collect() };

@@ -238,8 +238,8 @@ fn train_refuses_impossible_options_before_reading_any_audio() {
         (&["--weight-decay=-0.1"][..], "--weight-decay -0.1"),
         (&["--init", "no-such-model"][..], "no-such-model"),
         // The shipped heart model's blocks are 8-16-32-64 wide, on 64 mels.
-        (&["--init", "heart"][..], "--channels"),
-        (&["--init", "heart", "--channels", "8,16,32,64", "--n-mels", "32"][..], "--n-mels"),
+        (&["--init", "heart-yaseen"][..], "--channels"),
+        (&["--init", "heart-yaseen", "--channels", "8,16,32,64", "--n-mels", "32"][..], "--n-mels"),
         // A folder of classes has no sound annotations to name.
         (&["--auxiliary-sounds"][..], "--auxiliary-sounds"),
         (&["--auxiliary-sounds", "--auxiliary-weight", "0"][..], "--auxiliary-weight 0"),
@@ -408,8 +408,15 @@ fn analyze_runs_a_tree_in_parallel_skips_a_bad_file_and_shards_exactly() {
     let list = dir.path().join("more.txt");
     std::fs::write(&list, format!("{}\n", data.join("heart-yaseen2018/MVP/New_MVP_001.wav").display())).unwrap();
     let run = |extra: &[&str]| {
-        let out =
-            auscult().arg("analyze").arg(&tree).arg("--files-from").arg(&list).args(["--model", "heart", "--format", "csv"]).args(extra).output().unwrap();
+        let out = auscult()
+            .arg("analyze")
+            .arg(&tree)
+            .arg("--files-from")
+            .arg(&list)
+            .args(["--model", "heart-yaseen", "--format", "csv"])
+            .args(extra)
+            .output()
+            .unwrap();
         (out.status.code(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
     };
     let (code, one, stderr) = run(&["--jobs", "1", "--sorted"]);

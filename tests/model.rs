@@ -506,7 +506,7 @@ fn analyze_prints_a_prediction_with_probabilities_per_file() {
     let Some(data) = common::shared_data() else { return };
     let files = [data.join("heart-yaseen2018/MS/New_MS_001.wav"), data.join("heart-yaseen2018/N/New_N_001.wav")];
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
-        .args(["analyze", "--model", "heart", "--format", "json"])
+        .args(["analyze", "--model", "heart-yaseen", "--format", "json"])
         .args(&files)
         .current_dir(common::workspace_root())
         .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
@@ -603,13 +603,27 @@ fn init_starts_from_a_shipped_model_and_the_card_says_so() {
     // The shipped heart model's own settings and held-out fold, one step:
     // too little to learn the task from a random start (4 classes: chance
     // is 0.25), so a high figure is the shipped weights carried over.
-    let options =
-        ["--task", "heart", "--epochs", "1", "--max-steps", "1", "--channels", "8,16,32,64", "--pooling", "mean-std", "--select", "loss", "--init", "heart"];
+    let options = [
+        "--task",
+        "heart",
+        "--epochs",
+        "1",
+        "--max-steps",
+        "1",
+        "--channels",
+        "8,16,32,64",
+        "--pooling",
+        "mean-std",
+        "--select",
+        "loss",
+        "--init",
+        "heart-yaseen",
+    ];
     let out = train_cli(options, &data.join("heart-yaseen2018"), &out_dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("starting from") && stderr.contains("every layer"), "{stderr}");
-    let shipped = ModelCard::load(&card::find("heart").unwrap()).unwrap();
+    let shipped = ModelCard::load(&card::find("heart-yaseen").unwrap()).unwrap();
     let card = ModelCard::load(&out_dir.join("card.toml")).unwrap();
     let init = card.training.init.as_deref().unwrap_or_default();
     assert!(init.contains("every layer") && init.contains(&shipped.sha256), "{init}");
@@ -654,7 +668,7 @@ fn analyze_csv_keeps_file_names_with_commas_whole() {
     let Some(data) = common::shared_data() else { return };
     let file = std::fs::read_dir(data.join("kauh/audio")).unwrap().map(|e| e.unwrap().path()).find(|p| p.to_string_lossy().contains(',')).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
-        .args(["analyze", "--model", "heart", "--format", "csv"])
+        .args(["analyze", "--model", "heart-yaseen", "--format", "csv"])
         .arg(&file)
         .current_dir(common::workspace_root())
         .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
@@ -674,7 +688,7 @@ fn analyze_csv_keeps_file_names_with_commas_whole() {
 fn a_model_others_could_have_replaced_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/heart");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/heart-yaseen");
     for entry in std::fs::read_dir(&shipped).unwrap() {
         let path = entry.unwrap().path();
         std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();

@@ -178,7 +178,9 @@ fn the_shipped_heart_model_classifies_live_heart_sounds_by_default() {
     let Some(data) = common::shared_data() else { return };
     let repo = common::workspace_root();
     let dir = tempfile::tempdir().unwrap();
-    let input = data.join("heart-yaseen2018/MR/New_MR_001.wav");
+    // A CirCor recording (its patient's murmur is present); heart mode
+    // runs heart-murmur unless told otherwise.
+    let input = data.join("circor/training_data/49966_MV.wav");
     let command = format!(
         "cd '{}' && AUSCULT_PLUGIN_PATH='{}' '{}' --input '{}' --mode heart --out '{}'; echo AUSCULT-EXIT $?; sleep 600",
         repo.display(),
@@ -188,13 +190,31 @@ fn the_shipped_heart_model_classifies_live_heart_sounds_by_default() {
         dir.path().display()
     );
     let tmux = Tmux::start(&command, 110, 30);
-    tmux.wait_for("model: heart", 30);
-    // A 2.5 s window has been classified: one bar per class, with percentages.
+    tmux.wait_for("model: heart-murmur", 30);
+    // A 4 s window has been classified: one bar per class, with percentages.
+    let screen = tmux.wait_for("unknown ", 20);
+    for class in ["absent ", "present ", "unknown "] {
+        assert!(screen.contains(class), "{class} missing:\n{screen}");
+    }
+    assert!(["model: absent", "model: present", "model: unknown"].iter().any(|s| screen.contains(s)), "{screen}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("AUSCULT-EXIT 0", 15);
+
+    // The Yaseen model is still there by name.
+    let command = format!(
+        "cd '{}' && AUSCULT_PLUGIN_PATH='{}' '{}' --input '{}' --mode heart --model heart-yaseen --out '{}'; echo AUSCULT-EXIT $?; sleep 600",
+        repo.display(),
+        common::plugin_dir().display(),
+        env!("CARGO_BIN_EXE_auscult"),
+        data.join("heart-yaseen2018/MR/New_MR_001.wav").display(),
+        dir.path().display()
+    );
+    let tmux = Tmux::start(&command, 110, 30);
+    tmux.wait_for("model: heart-yaseen", 30);
     let screen = tmux.wait_for("MVP ", 20);
     for class in ["N ", "MR ", "MS ", "MVP "] {
         assert!(screen.contains(class), "{class} missing:\n{screen}");
     }
-    assert!(screen.contains("model: MR") || screen.contains("model: MVP") || screen.contains("model: MS") || screen.contains("model: N"), "{screen}");
     tmux.keys(&["q"]);
     tmux.wait_for("AUSCULT-EXIT 0", 15);
 }

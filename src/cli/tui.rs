@@ -153,11 +153,13 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<()> {
 }
 
 /// The shipped model a mode runs when no --model is given: only one that
-/// meets its target (see the README's Models), so lung mode has none.
+/// meets its target (see the README's Models), so lung mode has none. Heart
+/// mode runs the CirCor murmur model (clinical recordings, patient-disjoint
+/// folds); the Yaseen model is `--model heart-yaseen`.
 fn default_model(mode: Mode) -> Option<&'static str> {
     match mode {
         Mode::Lung => None,
-        Mode::Heart => Some("heart"),
+        Mode::Heart => Some("heart-murmur"),
     }
 }
 
