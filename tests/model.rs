@@ -627,7 +627,7 @@ fn init_starts_from_a_shipped_model_and_the_card_says_so() {
     let card = ModelCard::load(&out_dir.join("card.toml")).unwrap();
     let init = card.training.init.as_deref().unwrap_or_default();
     assert!(init.contains("every layer") && init.contains(&shipped.sha256), "{init}");
-    assert!(card.training.command.ends_with(" --init heart"), "{}", card.training.command);
+    assert!(card.training.command.ends_with(" --init heart-yaseen"), "{}", card.training.command);
     let ba = card.evaluation.as_ref().unwrap().balanced_accuracy;
     assert!(ba > 0.8, "one step from the shipped weights scored {ba}");
 }
