@@ -26,7 +26,11 @@ StratifiedGroupKFold deals them, and with eleven ICBHI patients which
 patients share a fold moves the figures by more than the models differ.
 
     python3 -m venv .venv && .venv/bin/pip install librosa scikit-learn
-    .venv/bin/python scripts/baseline_mfcc_svm.py ../shared/data [--auscult target/release/auscult [--seed S]] [--tuned]
+    .venv/bin/python scripts/baseline_mfcc_svm.py ../shared/data [--auscult target/release/auscult [--seed S] [--file-blocks N]] [--tuned]
+
+With `--file-blocks N` only the heart task is scored, on the folds `train
+--file-blocks N` deals (each block of N consecutively numbered files of a
+class one patient).
 """
 import argparse
 import csv
@@ -180,15 +184,17 @@ def patient_interval(y, p, g, metric, resamples=2000):
     return np.percentile(values, [2.5, 97.5])
 
 
-def auscult_folds(binary, task, data_dir, paths, seed):
-    """The fold of each example, as `auscult train --folds 5 --seed SEED` deals them."""
-    command = [binary, "folds", "--task", task, "--data", data_dir, "--seed", str(seed)]
+def auscult_folds(binary, task, data_dir, paths, seed, extra=()):
+    """The fold and the patient (a block of files, with --file-blocks) of
+    each example, as `auscult train --folds 5 --seed SEED` deals them."""
+    command = [binary, "folds", "--task", task, "--data", data_dir, "--seed", str(seed), *extra]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    fold_of = {os.path.realpath(row["path"]): int(row["fold"]) for row in csv.DictReader(io.StringIO(out))}
-    missing = sorted({p for p in paths if os.path.realpath(p) not in fold_of})
+    rows = {os.path.realpath(row["path"]): row for row in csv.DictReader(io.StringIO(out))}
+    missing = sorted({p for p in paths if os.path.realpath(p) not in rows})
     if missing:
         raise SystemExit(f"{binary} folds --task {task}: no fold for {len(missing)} recordings, e.g. {missing[0]}")
-    return np.array([fold_of[os.path.realpath(p)] for p in paths])
+    found = [rows[os.path.realpath(p)] for p in paths]
+    return np.array([int(r["fold"]) for r in found]), np.array([r["patient"] for r in found])
 
 
 def splits(X, y, g, folds):
@@ -242,15 +248,22 @@ def main():
     parser.add_argument("data", nargs="?", default="../shared/data", help="the shared data directory")
     parser.add_argument("--auscult", metavar="BIN", help="score on the folds this auscult binary deals (the CNN's)")
     parser.add_argument("--seed", type=int, default=1, help="with --auscult: the folds `train --seed SEED` deals")
+    parser.add_argument("--file-blocks", type=int, metavar="N", help="with --auscult: the heart folds `train --file-blocks N` deals (blocks of N numbered files as one patient)")
     parser.add_argument("--tuned", action="store_true", help="also score the lung tasks with C and gamma tuned on each training fold")
     args = parser.parse_args()
     data = args.data
 
-    def folds(task, subdir, paths):
-        return None if args.auscult is None else auscult_folds(args.auscult, task, os.path.join(data, subdir), paths, args.seed)
+    def folds(task, subdir, paths, extra=()):
+        return None if args.auscult is None else auscult_folds(args.auscult, task, os.path.join(data, subdir), paths, args.seed, extra)[0]
 
     print("folds:", f"as `{args.auscult} folds --seed {args.seed}` deals them (the CNN's)" if args.auscult else "sklearn StratifiedGroupKFold(5, seed 1)")
     X, y, g, paths = heart(data)
+    if args.file_blocks and args.auscult:
+        # Blocks of numbered files dealt as patients, and resampled as such.
+        extra = ["--file-blocks", str(args.file_blocks)]
+        heart_folds, g = auscult_folds(args.auscult, "heart", os.path.join(data, "heart-yaseen2018"), paths, args.seed, extra)
+        evaluate(f"heart, blocks of {args.file_blocks} files", X, y, g, heart_folds)
+        return
     evaluate("heart", X, y, g, folds("heart", "heart-yaseen2018", paths))
     X, y, g, paths = kauh(data)
     kauh_folds = folds("lung-diagnosis", "kauh", paths)
