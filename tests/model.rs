@@ -364,7 +364,7 @@ fn batching_windows_gives_exactly_the_probabilities_of_one_window_at_a_time() {
     // exactly one, and long enough for several overlapping windows.
     let whole: Vec<LogMel> = set.examples.iter().take(4).map(|e| e.mel.clone()).collect();
     let long = LogMel { n_mels: whole[0].n_mels, data: whole.iter().flat_map(|m| m.data.iter().copied()).collect() };
-    let inputs = vec![whole[0].slice(0, batcher.frames / 3), whole[1].slice(0, batcher.frames), long, whole[2].clone(), whole[3].slice(5, batcher.frames + 40)];
+    let inputs = [whole[0].slice(0, batcher.frames / 3), whole[1].slice(0, batcher.frames), long, whole[2].clone(), whole[3].slice(5, batcher.frames + 40)];
     assert!(inputs[2].frames() > 3 * batcher.frames, "{} frames", inputs[2].frames());
     let one_at_a_time = predict_windows_in_batches(&cnn, &batcher, inputs.iter(), &device, 1);
     assert_eq!(one_at_a_time.len(), inputs.len());
