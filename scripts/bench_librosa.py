@@ -19,7 +19,7 @@ LIST holds one recording per line. For each rate (4, 16 and 44.1 kHz) the
 script times librosa's feature step over every file (`librosa.load` at that
 rate, `melspectrogram`, `power_to_db`: one thread) and `auscult features mel
 --out-dir` over the same list with `--jobs 1`; then `auscult analyze --model
-MODEL` with `--jobs 1` and `--jobs 2`. Each figure is the best of `--repeat`
+MODEL` (each one given) with `--jobs 1` and `--jobs 2`. Each figure is the best of `--repeat`
 runs. Printed: seconds, audio seconds per second (x real time), the ratios,
 and the machine's core count.
 """
@@ -107,12 +107,14 @@ def recordings(args):
             ours = best_of(args.repeat, lambda: run(ours_cmd))
             print(f"{'librosa load + mel + dB, ' + rate:<42} {theirs:>8.2f} {audio_s / theirs:>12.0f}")
             print(f"{'auscult features mel --jobs 1, ' + rate:<42} {ours:>8.2f} {audio_s / ours:>12.0f} {theirs / ours:>10.2f}x librosa")
-    analyze = [str(BINARY), "analyze", "--files-from", args.files, "--model", args.model, "--format", "csv"]
-    one = best_of(args.repeat, lambda: run(analyze + ["--jobs", "1"]))
-    two = best_of(args.repeat, lambda: run(analyze + ["--jobs", "2"]))
     theirs = best_of(args.repeat, lambda: timed(lambda: librosa_features(files, CORPUS_SETTINGS["4 kHz"])))
-    print(f"{'auscult analyze --jobs 1':<42} {one:>8.2f} {audio_s / one:>12.0f} {theirs / one:>10.2f}x librosa 4 kHz")
-    print(f"{'auscult analyze --jobs 2':<42} {two:>8.2f} {audio_s / two:>12.0f} {one / two:>10.2f}x --jobs 1")
+    for model in args.model:
+        analyze = [str(BINARY), "analyze", "--files-from", args.files, "--model", model, "--format", "csv"]
+        one = best_of(args.repeat, lambda: run(analyze + ["--jobs", "1"]))
+        two = best_of(args.repeat, lambda: run(analyze + ["--jobs", "2"]))
+        print(f"analyze --model {model}")
+        print(f"{'  --jobs 1':<42} {one:>8.2f} {audio_s / one:>12.0f} {theirs / one:>10.2f}x librosa 4 kHz")
+        print(f"{'  --jobs 2':<42} {two:>8.2f} {audio_s / two:>12.0f} {one / two:>10.2f}x --jobs 1")
 
 
 def timed(fn):
@@ -124,7 +126,7 @@ def timed(fn):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", help="a file listing recordings, one a line: time them instead of the signals")
-    parser.add_argument("--model", help="the model analyze runs (a name in models/ or a card)")
+    parser.add_argument("--model", action="append", help="a model analyze runs (a name in models/ or a card); again for another")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     if args.files:
