@@ -845,20 +845,23 @@ fn tune_bias_is_chosen_on_validation_patients_kept_in_the_card_and_applied_by_ev
     assert!(card.training.command.ends_with("--tune-bias MVP"), "{}", card.training.command);
 
     // eval goes through the card's decision: its figure is the card's.
-    let eval = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
-        .args(["eval", "--split", "test", "--model"])
-        .arg(out_dir.join("card.toml"))
-        .arg("--data")
-        .arg(&heart)
-        .arg("--json")
-        .arg(dir.path().join("eval.json"))
-        .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
-        .output()
-        .unwrap();
-    assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("eval.json")).unwrap()).unwrap();
-    let evaluation = card.evaluation.as_ref().unwrap();
-    assert_eq!(report["balanced_accuracy"].as_f64(), Some(evaluation.balanced_accuracy));
+    let eval_balanced_accuracy = || {
+        let json = dir.path().join("eval.json");
+        let eval = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
+            .args(["eval", "--split", "test", "--model"])
+            .arg(out_dir.join("card.toml"))
+            .arg("--data")
+            .arg(&heart)
+            .arg("--json")
+            .arg(&json)
+            .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+            .output()
+            .unwrap();
+        assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
+        let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        report["balanced_accuracy"].as_f64()
+    };
+    assert_eq!(eval_balanced_accuracy(), Some(card.evaluation.as_ref().unwrap().balanced_accuracy));
 
     // tune-bias moves a trained card's decision after the fact: the same
     // validation patients, the old decision replaced, the card's held-out
@@ -881,19 +884,7 @@ fn tune_bias_is_chosen_on_validation_patients_kept_in_the_card_and_applied_by_ev
     assert!(decision.bias.iter().enumerate().all(|(i, &b)| i == mvp || i == n || b == 0.0), "{decision:?}");
     assert!(decision.chosen_on.starts_with(&format!("{validation} validation examples")) && decision.chosen_on.contains("tune-bias"), "{decision:?}");
     assert_eq!(retuned.sha256, card.sha256, "the weights are untouched");
-    let eval = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
-        .args(["eval", "--split", "test", "--model"])
-        .arg(out_dir.join("card.toml"))
-        .arg("--data")
-        .arg(&heart)
-        .arg("--json")
-        .arg(dir.path().join("eval2.json"))
-        .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
-        .output()
-        .unwrap();
-    assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("eval2.json")).unwrap()).unwrap();
-    assert_eq!(report["balanced_accuracy"].as_f64(), Some(retuned.evaluation.as_ref().unwrap().balanced_accuracy));
+    assert_eq!(eval_balanced_accuracy(), Some(retuned.evaluation.as_ref().unwrap().balanced_accuracy));
     // Other data (here, one class's recordings fewer) would carve other
     // patients: refused, the card left as it was.
     let fewer = dir.path().join("fewer");
