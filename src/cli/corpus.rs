@@ -5,6 +5,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use auscult::datasets::Corpus;
+use auscult::model::card::ModelCard;
+use auscult::model::pipeline::SplitSpec;
 use auscult::model::tasks::{self, Task};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -15,6 +17,22 @@ pub(super) fn load_task(name: &str, data: &Path) -> anyhow::Result<(Task, Corpus
     let corpus = task.loader.load(data)?;
     for w in &corpus.warnings {
         eprintln!("auscult: warning: {w}");
+    }
+    Ok((task, corpus))
+}
+
+/// The corpus a trained model is scored on, as its training saw it: the
+/// card's task, files grouped into blocks where its split did, and its
+/// classes checked against the data's.
+pub(super) fn load_for_card(card: &ModelCard, data: &Path) -> anyhow::Result<(Task, Corpus)> {
+    let (task, mut corpus) = load_task(&card.task, data)?;
+    // A model whose folds grouped files into blocks is scored, and its
+    // interval resampled, over the same blocks.
+    if let Some(block) = SplitSpec::parse(&card.training.split).and_then(|s| s.file_blocks()) {
+        auscult::datasets::split::group_by_file_number(&mut corpus, block)?;
+    }
+    if corpus.classes != card.classes {
+        anyhow::bail!("{}: the data's classes {:?} are not the model's {:?}", data.display(), corpus.classes, card.classes);
     }
     Ok((task, corpus))
 }

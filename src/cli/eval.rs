@@ -16,7 +16,7 @@ use auscult::model::pipeline::{mel_dataset, plugin_search, SplitSpec};
 
 use auscult::model::evaluate::{patient_means, score as scored};
 
-use super::corpus::{bar, load_task};
+use super::corpus::{bar, load_for_card};
 
 /// Which examples a model is scored on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -95,15 +95,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let card = &models[0].0.card;
-    let (task, mut corpus) = load_task(&card.task, &args.data)?;
-    // A model whose folds grouped files into blocks is scored, and its
-    // interval resampled, over the same blocks.
-    if let Some(block) = SplitSpec::parse(&card.training.split).and_then(|s| s.file_blocks()) {
-        auscult::datasets::split::group_by_file_number(&mut corpus, block)?;
-    }
-    if corpus.classes != card.classes {
-        bail!("{}: the data's classes {:?} are not the model's {:?}", args.data.display(), corpus.classes, card.classes);
-    }
+    let (task, corpus) = load_for_card(card, &args.data)?;
     let per_patient = task.per_patient && !args.per_recording;
     // Which model (by position) scored each example, so that none is scored twice.
     let mut scored_by: HashMap<usize, usize> = HashMap::new();

@@ -17,7 +17,7 @@ use auscult::model::inference::Classifier;
 use auscult::model::pipeline::{mel_dataset, plugin_search, SplitSpec};
 use auscult::model::plan::{dir_name, validation_carve};
 
-use super::corpus::{bar, load_task};
+use super::corpus::{bar, load_for_card};
 
 #[derive(clap::Args, Debug)]
 pub struct TuneBiasArgs {
@@ -46,14 +46,8 @@ pub fn run(args: &TuneBiasArgs) -> anyhow::Result<ExitCode> {
     if card.training.validation_examples == 0 {
         bail!("{at}: trained without validation patients (--select last): there is nothing to choose a decision on");
     }
-    let (task, mut corpus) = load_task(&card.task, &args.data)?;
+    let (task, corpus) = load_for_card(&card, &args.data)?;
     let spec = SplitSpec::parse(&card.training.split).with_context(|| format!("{at}: cannot read the split {:?}", card.training.split))?;
-    if let Some(block) = spec.file_blocks() {
-        auscult::datasets::split::group_by_file_number(&mut corpus, block)?;
-    }
-    if corpus.classes != card.classes {
-        bail!("{}: the data's classes {:?} are not the model's {:?}", args.data.display(), corpus.classes, card.classes);
-    }
     let split = spec.apply(&corpus, &args.data)?;
     let validation = validation_carve(&corpus, &split.train, card.training.seed).test;
     // Another copy of the corpus (more or fewer recordings) would carve
