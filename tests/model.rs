@@ -108,7 +108,8 @@ fn a_few_training_steps_on_real_recordings_lower_the_loss() {
         &default_device(),
         |_| {},
         |_, l| losses.push(l),
-    );
+    )
+    .unwrap();
     assert_eq!(losses.len(), 12);
     let first = (losses[0] + losses[1]) / 2.0;
     let last = (losses[10] + losses[11]) / 2.0;
@@ -121,7 +122,8 @@ fn train_tiny(data: &Path, dir: &Path, pooling: Pooling) -> std::path::PathBuf {
     let cnn = CnnConfig::new(4).with_channels(vec![8, 16]).with_pooling(pooling);
     let config = TrainConfig { epochs: 1, batch_size: 8, max_steps: Some(3), ..TrainConfig::default() };
     let trained =
-        training::train(&cnn, &config, &batcher, TrainData { train: &set, validation: &set, classes: &corpus.classes }, &default_device(), |_| {}, |_, _| {});
+        training::train(&cnn, &config, &batcher, TrainData { train: &set, validation: &set, classes: &corpus.classes }, &default_device(), |_| {}, |_, _| {})
+            .unwrap();
     let bytes = weights_bytes(&trained.model).unwrap();
     std::fs::write(dir.join("model.bpk"), &bytes).unwrap();
     let task = tasks::task("heart").unwrap();
@@ -809,6 +811,7 @@ fn a_train_plan_runs_without_the_cli_and_tells_its_observer() {
         init: None,
         tune_bias: None,
         feature_cache: None,
+        resumable: false,
         out: out.path().join("m"),
         command: "test".into(),
     };
@@ -824,6 +827,66 @@ fn a_train_plan_runs_without_the_cli_and_tells_its_observer() {
     let bad = TrainPlan { n_mels: Some(8), ..plan };
     let err = bad.run(&mut auscult::model::plan::Quiet).err().unwrap().to_string();
     assert!(err.contains("--n-mels 8"), "{err}");
+}
+
+/// `train --resumable` as the library runs it: a run cut off mid-epoch
+/// (here by its observer, as a lost session would) and run again continues
+/// from its last checkpoint to the card an uncut run writes, and leaves no
+/// checkpoint behind.
+#[test]
+fn a_resumable_train_plan_cut_off_and_run_again_writes_the_uncut_runs_card() {
+    use auscult::model::plan::{Observer, SplitChoice, TrainPlan};
+    let Some(data) = common::shared_data() else { return };
+    std::env::set_var("AUSCULT_PLUGIN_PATH", common::plugin_dir());
+    struct CutAt(Option<usize>, Vec<String>);
+    impl Observer for CutAt {
+        fn message(&mut self, text: &str) {
+            self.1.push(text.to_string());
+        }
+        fn step(&mut self, step: usize) {
+            assert!(Some(step) != self.0, "cut off at step {step}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let plan = |out: &str| TrainPlan {
+        task: "heart-abnormal".into(),
+        data: data.join("physionet2016"),
+        extra_train: None,
+        split: SplitChoice::HoldOutSite("training-d".into()),
+        n_fft: None,
+        hop: None,
+        n_mels: None,
+        channels: vec![4, 8],
+        pooling: auscult::model::model::Pooling::Mean,
+        dropout: 0.3,
+        train: TrainConfig { epochs: 3, batch_size: 8, select: auscult::model::training::Selection::Last, ..TrainConfig::default() },
+        runs: 1,
+        band_norm: false,
+        auxiliary_weight: None,
+        init: None,
+        tune_bias: None,
+        feature_cache: None,
+        resumable: true,
+        out: dir.path().join(out),
+        command: "test".into(),
+    };
+    let uncut = plan("uncut").run(&mut CutAt(None, Vec::new())).unwrap();
+
+    let cut = plan("cut");
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cut.run(&mut CutAt(Some(6), Vec::new()))));
+    assert!(outcome.is_err(), "the observer cuts the run off in its second epoch");
+    assert!(dir.path().join("cut/checkpoint.bin").is_file(), "the first epoch's checkpoint is on disk");
+    assert!(!dir.path().join("cut/card.toml").exists());
+    let mut heard = CutAt(None, Vec::new());
+    let resumed = cut.run(&mut heard).unwrap();
+    assert!(heard.1.iter().any(|m| m.starts_with("continuing from") && m.contains("checkpoint.bin")), "{:?}", heard.1);
+    assert_eq!(resumed.card.sha256, uncut.card.sha256, "the same weights as the uncut run");
+    assert_eq!(resumed.card.training.epochs_run, 3);
+    let log = std::fs::read_to_string(dir.path().join("cut/training-log.csv")).unwrap();
+    assert_eq!(log.lines().count(), 4, "a header and every epoch, the saved ones too: {log}");
+    for out in ["uncut", "cut"] {
+        assert!(!dir.path().join(out).join("checkpoint.bin").exists(), "{out}: the checkpoint has served");
+    }
 }
 
 #[test]

@@ -8,7 +8,7 @@ use anyhow::Context;
 use auscult::model::model::{Pooling, DEFAULT_DROPOUT};
 use auscult::model::plan::{dir_name, Observer, SplitChoice, TrainPlan};
 use auscult::model::tasks::{self, Task};
-use auscult::model::training::{Balance, EpochLog, LrSchedule, Selection, TrainConfig};
+use auscult::model::training::{Balance, EpochLog, LrSchedule, Selection, TrainConfig, DEFAULT_LEARNING_RATE};
 use indicatif::ProgressBar;
 
 use super::corpus::bar;
@@ -111,6 +111,11 @@ pub struct TrainArgs {
     /// 0 over all of --epochs, so that the last epochs settle.
     #[arg(long, value_enum, default_value_t = LrSchedule::Constant)]
     lr_schedule: LrSchedule,
+    /// Adam's learning rate (with --lr-schedule cosine, where it starts).
+    /// Fine-tuning a network given by --init usually wants a tenth of the
+    /// default or less, so that the first steps do not undo what it learnt.
+    #[arg(long, default_value_t = DEFAULT_LEARNING_RATE, value_name = "RATE")]
+    learning_rate: f64,
     /// How rare classes count as much as common ones: weights (each example
     /// once an epoch, the loss weighted by class) or sampling (a class drawn
     /// uniformly for every input, the loss unweighted).
@@ -157,6 +162,15 @@ pub struct TrainArgs {
     /// About 64 KB per second of audio at the lung settings.
     #[arg(long, value_name = "DIR")]
     feature_cache: Option<PathBuf>,
+    /// Save the run's state in --out after every epoch (checkpoint.bin;
+    /// removed when the card is saved), and continue from it when the same
+    /// command runs again after an interruption. Each epoch's random draws
+    /// then come from the seed and the epoch (Burn's generator cannot be
+    /// saved): the weights differ from the same command without it, and an
+    /// interrupted run, continued, trains exactly what an uninterrupted one
+    /// does.
+    #[arg(long)]
+    resumable: bool,
 }
 
 /// How clap spells a value on the command line.
@@ -178,6 +192,11 @@ fn check_options(args: &TrainArgs) -> anyhow::Result<()> {
         args.weight_decay.is_finite() && args.weight_decay >= 0.0,
         "--weight-decay {}: the L2 penalty must be a finite number, 0 or more",
         args.weight_decay
+    );
+    anyhow::ensure!(
+        args.learning_rate.is_finite() && args.learning_rate > 0.0 && args.learning_rate <= 1.0,
+        "--learning-rate {}: the step size must be above 0 and at most 1",
+        args.learning_rate
     );
     anyhow::ensure!(
         !args.channels.is_empty() && args.channels.iter().all(|&c| (1..=1024).contains(&c)),
@@ -222,6 +241,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             crops_per_epoch: args.crops as usize,
             weight_decay: args.weight_decay,
             lr_schedule: args.lr_schedule,
+            learning_rate: args.learning_rate,
             balance: args.balance,
             mixup: args.mixup,
             ..TrainConfig::default()
@@ -232,6 +252,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         init: args.init.clone(),
         tune_bias: args.tune_bias.clone(),
         feature_cache: args.feature_cache.clone(),
+        resumable: args.resumable,
         out: args.out.clone(),
         command: command_line(args, &task),
     };
@@ -313,7 +334,7 @@ impl Progress {
 /// option that shapes the model, with the data named by its directory.
 fn command_line(args: &TrainArgs, task: &Task) -> String {
     format!(
-        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}",
+        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}",
         task.name,
         dir_name(&args.data),
         args.extra_train.as_ref().map_or(String::new(), |d| format!(" --extra-train DIR/{}", dir_name(d))),
@@ -346,6 +367,7 @@ fn command_line(args: &TrainArgs, task: &Task) -> String {
         if args.dropout != DEFAULT_DROPOUT { format!(" --dropout {}", args.dropout) } else { String::new() },
         if args.weight_decay > 0.0 { format!(" --weight-decay {}", args.weight_decay) } else { String::new() },
         if args.lr_schedule != LrSchedule::Constant { format!(" --lr-schedule {}", value_name(args.lr_schedule)) } else { String::new() },
+        if args.learning_rate != DEFAULT_LEARNING_RATE { format!(" --learning-rate {}", args.learning_rate) } else { String::new() },
         if args.balance != Balance::Weights { format!(" --balance {}", value_name(args.balance)) } else { String::new() },
         args.init.as_ref().map_or(String::new(), |m| format!(" --init {m}")),
         match (args.auxiliary_sounds, args.auxiliary_weight) {
@@ -355,6 +377,7 @@ fn command_line(args: &TrainArgs, task: &Task) -> String {
         },
         if args.mixup { " --mixup" } else { "" },
         if args.band_norm { " --band-norm" } else { "" },
-        args.tune_bias.as_ref().map_or(String::new(), |c| format!(" --tune-bias {c}"))
+        args.tune_bias.as_ref().map_or(String::new(), |c| format!(" --tune-bias {c}")),
+        if args.resumable { " --resumable" } else { "" }
     )
 }

@@ -233,6 +233,21 @@ pub fn weights_bytes(model: &Cnn) -> Result<Vec<u8>, String> {
     store.get_bytes().map(|b| b.to_vec()).map_err(|e| e.to_string())
 }
 
+/// Saves weights with their parameter ids (a training checkpoint: Adam's
+/// state is keyed by them), auxiliary layer and all.
+pub fn weights_with_ids(model: &Cnn) -> Result<Vec<u8>, String> {
+    let mut store = BurnpackStore::from_bytes(None);
+    model.valid().save_into(&mut store).map_err(|e| e.to_string())?;
+    store.get_bytes().map(|b| b.to_vec()).map_err(|e| e.to_string())
+}
+
+/// Loads what `weights_with_ids` saved into `model` (the same
+/// architecture), each parameter taking back its saved id; an error names
+/// the tensors that do not fit.
+pub fn load_with_ids(model: Cnn, bytes: &[u8]) -> Result<Cnn, String> {
+    warm_start(model, bytes, true)
+}
+
 /// Leaves out each tensor's parameter id. Burn gives every parameter a
 /// random id when it is made and the burnpack stores it beside the tensor
 /// (it identifies optimiser state, which a model file does not hold), so

@@ -1,13 +1,15 @@
 //! The CNN classifier, laid out as Burn's own examples are: `model.rs`
 //! (Module + Config), `data.rs` (dataset and batcher), `training.rs`,
 //! `inference.rs`; plus `features.rs` (recording -> log-mel, through the
-//! model's chain), `cache.rs` (those log-mels kept on disk), `card.rs`
+//! model's chain), `cache.rs` (those log-mels kept on disk),
+//! `checkpoint.rs` (a training run's state after each epoch), `card.rs`
 //! (what a shipped model is), `decision.rs` (class offsets tuned on
 //! validation patients), `plan.rs` (a whole training run as one value) and
 //! `evaluate.rs` (held-out scoring).
 
 pub mod cache;
 pub mod card;
+pub mod checkpoint;
 pub mod data;
 pub mod decision;
 pub mod evaluate;

@@ -16,6 +16,7 @@ use crate::metrics::Report;
 
 use super::cache::MelCache;
 use super::card::{self, Architecture, CardError, Member, ModelCard, Normalization, Training};
+use super::checkpoint::{CheckpointError, Checkpointing, RunId};
 use super::data::{MelBatcher, MelDataset};
 use super::decision;
 use super::evaluate;
@@ -68,6 +69,9 @@ pub struct TrainPlan {
     pub tune_bias: Option<String>,
     /// Where each recording's log-mel is kept between runs (see [`MelCache`]).
     pub feature_cache: Option<PathBuf>,
+    /// Save each member's state after every epoch in `out` and continue
+    /// from it when the same command runs again (see [`checkpoint`]).
+    pub resumable: bool,
     pub out: PathBuf,
     /// The command that reproduces the model, for its card.
     pub command: String,
@@ -113,6 +117,8 @@ pub enum PlanError {
     Features(#[from] FeatureError),
     #[error(transparent)]
     Card(#[from] CardError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
 }
@@ -276,22 +282,22 @@ impl TrainPlan {
         // eval --split test` scores them, so the card's figures are what its
         // command prints.
         let decision = tuned.map(|tuned| {
-            let probs = mean_over_members(members.iter().map(|(m, ..)| predict_dataset(&m.model, &batcher, &val_set).1).collect());
+            let probs = mean_over_members(members.iter().map(|m| predict_dataset(&m.trained.model, &batcher, &val_set).1).collect());
             let truth: Vec<usize> = val_set.labels().collect();
             let decision = decision::tune(&corpus.classes, &tuned, &probs, &decision::Objective::new(&task, &corpus, &sides.inner.test, &truth));
             observer.message(&format!("decision: {}", decision.describe(&corpus.classes)));
             decision
         });
         let truth: Vec<usize> = test_set.labels().collect();
-        let mut probs = mean_over_members(members.iter().map(|(m, ..)| predict_dataset(&m.model, &batcher, &test_set).1).collect());
+        let mut probs = mean_over_members(members.iter().map(|m| predict_dataset(&m.trained.model, &batcher, &test_set).1).collect());
         if let Some(decision) = &decision {
             probs.iter_mut().for_each(|p| decision.apply(p));
         }
         let probs = if task.per_patient { evaluate::patient_means(&probs, &corpus, &sides.split.test) } else { probs };
         let report = (!truth.is_empty()).then(|| evaluate::score(&corpus, &sides.split.test, &truth, &probs, &task, &self.data));
 
-        let weight_bytes = members.iter().map(|(_, _, _, n)| n).sum();
-        let (trained, weights, sha256, _) = &members[0];
+        let weight_bytes = members.iter().map(|m| m.bytes).sum();
+        let TrainedMember { trained, weights, sha256, .. } = &members[0];
         let data_dir = dir_name(&self.data);
         let card = ModelCard {
             name: self.out.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned()),
@@ -323,12 +329,16 @@ impl TrainPlan {
                 .map(|r| evaluate::card_evaluation(r, format!("auscult eval --model {}/card.toml --data DIR/{data_dir} --split test", self.out.display()))),
             members: members[1..]
                 .iter()
-                .map(|(t, weights, sha256, _)| Member { weights: weights.clone(), sha256: sha256.clone(), epochs_run: t.log.len(), best_epoch: t.best_epoch })
+                .map(|m| Member { weights: m.weights.clone(), sha256: m.sha256.clone(), epochs_run: m.trained.log.len(), best_epoch: m.trained.best_epoch })
                 .collect(),
             decision,
         };
         let card_path = self.out.join("card.toml");
         card.save(&card_path)?;
+        // The card and weights are whole: the checkpoints have served.
+        for path in members.iter().filter_map(|m| m.checkpoint.as_ref()) {
+            std::fs::remove_file(path).map_err(io(path))?;
+        }
         Ok(Outcome { card, card_path, report, split: sides.spec, weight_bytes })
     }
 
@@ -352,14 +362,21 @@ impl TrainPlan {
         (train_set, val_set): (&MelDataset, &MelDataset),
         classes: &[String],
         observer: &mut dyn Observer,
-    ) -> Result<Vec<(Trained, String, String, usize)>, PlanError> {
+    ) -> Result<Vec<TrainedMember>, PlanError> {
         let device = default_device();
         let steps = config.epochs * config.steps_per_epoch(train_set.len());
         let mut members = Vec::new();
         for run in 0..self.runs.max(1) {
-            // The first run is what a single-run command has always trained.
-            let config = TrainConfig { seed: self.train.seed + run as u64, ..config.clone() };
             let suffix = if run == 0 { String::new() } else { format!("-{}", run + 1) };
+            let checkpoint = self.resumable.then(|| Checkpointing {
+                path: self.out.join(format!("checkpoint{suffix}.bin")),
+                run: RunId::new(&self.command, run, train_set.labels(), val_set.labels()),
+            });
+            if let Some(c) = checkpoint.as_ref().filter(|c| c.path.exists()) {
+                observer.message(&format!("continuing from {}", c.path.display()));
+            }
+            // The first run is what a single-run command has always trained.
+            let config = TrainConfig { seed: self.train.seed + run as u64, checkpoint, ..config.clone() };
             let log_path = self.out.join(format!("training-log{suffix}.csv"));
             let mut log = std::fs::File::create(&log_path).map_err(io(&log_path))?;
             writeln!(log, "epoch,train_loss,validation_loss,validation_balanced_accuracy,seconds").map_err(io(&log_path))?;
@@ -391,7 +408,7 @@ impl TrainPlan {
                     shared.borrow_mut().epoch(e);
                 },
                 |step, _| shared.borrow_mut().step(step),
-            );
+            )?;
             observer.run_finished();
             if let Some(err) = log_error {
                 return Err(PlanError::Io { path: log_path, source: err });
@@ -400,10 +417,27 @@ impl TrainPlan {
             let file = format!("model{suffix}.bpk");
             let path = self.out.join(&file);
             card::write_private(&path, &bytes).map_err(io(&path))?;
-            members.push((trained, file, card::sha256_hex(&bytes), bytes.len()));
+            members.push(TrainedMember {
+                trained,
+                weights: file,
+                sha256: card::sha256_hex(&bytes),
+                bytes: bytes.len(),
+                checkpoint: config.checkpoint.map(|c| c.path),
+            });
         }
         Ok(members)
     }
+}
+
+/// One member of the ensemble, trained and saved.
+struct TrainedMember {
+    trained: Trained,
+    /// Its weights file in the output directory, their sha256 and size.
+    weights: String,
+    sha256: String,
+    bytes: usize,
+    /// Its checkpoint, removed once the card is saved.
+    checkpoint: Option<PathBuf>,
 }
 
 /// The share of a split's training patients carved out for validation.

@@ -16,12 +16,17 @@ use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Bytes, Device, Int, Tensor, TensorData};
 
+use super::checkpoint::{Best, Checkpoint, CheckpointError, Checkpointing};
 use super::data::{Augment, MelBatcher, MelDataset};
-use super::inference::{default_device, warm_start};
+use super::inference::{default_device, load_with_ids, warm_start, weights_bytes, weights_with_ids};
 use super::model::{Cnn, CnnConfig};
 use crate::metrics;
+
+/// Adam's step size when a run names none: right for training from a
+/// random start; fine-tuning a trained network wants less.
+pub const DEFAULT_LEARNING_RATE: f64 = 1e-3;
 
 #[derive(Debug, Clone)]
 pub struct TrainConfig {
@@ -55,6 +60,9 @@ pub struct TrainConfig {
     pub auxiliary: Option<Auxiliary>,
     /// Train on mixtures of pairs of inputs (`Mixup`).
     pub mixup: bool,
+    /// Save the run's state after every epoch, and continue from it
+    /// (none: a run lives in memory only).
+    pub checkpoint: Option<Checkpointing>,
 }
 
 /// Mixup (Zhang et al. 2018): a batch is mixed with a shuffled copy of
@@ -256,7 +264,7 @@ impl Default for TrainConfig {
         TrainConfig {
             epochs: 40,
             batch_size: 32,
-            learning_rate: 1e-3,
+            learning_rate: DEFAULT_LEARNING_RATE,
             patience: 8,
             seed: 1,
             augment: Some(Augment::default()),
@@ -270,6 +278,7 @@ impl Default for TrainConfig {
             init: None,
             auxiliary: None,
             mixup: false,
+            checkpoint: None,
         }
     }
 }
@@ -311,7 +320,10 @@ pub struct TrainData<'a> {
 /// Trains on `train`, keeping the epoch that `config.select` rates best on
 /// `validation` (the last, for `Selection::Last` or an empty validation
 /// set). `on_epoch` sees each epoch's log (progress, files),
-/// `on_step` each optimiser step's loss.
+/// `on_step` each optimiser step's loss. With `config.checkpoint` the
+/// run's state is saved after every epoch and a saved state is continued
+/// from (its epochs' logs are handed to `on_epoch` again first); the only
+/// errors are a checkpoint's.
 pub fn train(
     cnn: &CnnConfig,
     config: &TrainConfig,
@@ -320,7 +332,7 @@ pub fn train(
     device: &Device,
     mut on_epoch: impl FnMut(&EpochLog),
     mut on_step: impl FnMut(usize, f64),
-) -> Trained {
+) -> Result<Trained, CheckpointError> {
     let TrainData { train, validation, classes } = data;
     let autodiff = device.clone().autodiff();
     // The backend's generator draws the initial weights and the dropout
@@ -354,17 +366,51 @@ pub fn train(
     // not early stopping ends the run before.
     let planned_steps = (config.epochs * config.steps_per_epoch(train.len())).min(config.max_steps.unwrap_or(usize::MAX));
     let mut schedule = config.lr_schedule.scheduler(config.learning_rate, planned_steps);
-    let mut best: Option<(f64, usize, Cnn)> = None;
+    let mut best: Option<(Best, Cnn)> = None;
     let mut log = Vec::new();
     let mut steps = 0usize;
+    let mut first_epoch = 1;
+    if let Some(saved) = config.checkpoint.as_ref().map(|c| Checkpoint::load(&c.path, &c.run)).transpose()?.flatten() {
+        let path = &config.checkpoint.as_ref().expect("loaded from it").path;
+        let corrupt = |reason: String| CheckpointError::Corrupt { path: path.clone(), reason };
+        // The parameter ids come back with the weights, and Adam's moments
+        // are keyed by them.
+        model = load_with_ids(model, &saved.model).map_err(|e| corrupt(format!("network: {e}")))?;
+        optimizer = optimizer.from_bytes(Bytes::from_bytes_vec(saved.optimizer)).map_err(|e| corrupt(format!("optimiser: {e:?}")))?;
+        if let Some(b) = saved.best {
+            let kept = warm_start(cnn.init(device), &saved.best_model, true).map_err(|e| corrupt(format!("best network: {e}")))?;
+            best = Some((b, kept));
+        }
+        if saved.order.len() != order.len() {
+            return Err(corrupt(format!("an epoch of {} inputs, not {}", saved.order.len(), order.len())));
+        }
+        order = saved.order;
+        for _ in 0..saved.steps {
+            schedule.step();
+        }
+        steps = saved.steps;
+        saved.log.iter().for_each(&mut on_epoch);
+        log = saved.log;
+        first_epoch = if saved.done { config.epochs + 1 } else { saved.epoch + 1 };
+    }
     let epoch_log = |model: &Cnn, epoch: usize, train_loss: f64, started: std::time::Instant| {
         let (validation_loss, validation_balanced_accuracy) = validate(model, batcher, validation, classes, &weights).unzip();
         EpochLog { epoch, train_loss, validation_loss, validation_balanced_accuracy, seconds: started.elapsed().as_secs_f64() }
     };
-    'epochs: for epoch in 1..=config.epochs {
+    for epoch in first_epoch..=config.epochs {
+        if config.checkpoint.is_some() && epoch > 1 {
+            // Burn's generator (the dropout masks) cannot be saved, so a
+            // resumable run seeds it, and the epoch's own draws, from the
+            // seed and the epoch: continued from a checkpoint it draws
+            // what it would have drawn uninterrupted.
+            let seed = epoch_seed(config.seed, epoch);
+            autodiff.seed(seed);
+            rng = SmallRng::seed_from_u64(seed);
+        }
         let started = std::time::Instant::now();
         config.balance.epoch_order(&mut order, &by_class, &mut rng);
         let (mut loss_sum, mut batches) = (0.0f64, 0usize);
+        let mut out_of_steps = false;
         for chunk in order.chunks(config.batch_size) {
             let augment = config.augment.as_ref().map(|a| (a, &mut rng));
             let (x, y) = batcher.batch(train, chunk, augment, &autodiff);
@@ -388,36 +434,65 @@ pub fn train(
             steps += 1;
             on_step(steps, value);
             if config.max_steps.is_some_and(|m| steps >= m) {
-                let entry = epoch_log(&model, epoch, loss_sum / batches as f64, started);
-                on_epoch(&entry);
-                log.push(entry);
-                break 'epochs;
+                out_of_steps = true;
+                break;
             }
         }
         let entry = epoch_log(&model, epoch, loss_sum / batches.max(1) as f64, started);
         on_epoch(&entry);
+        // A run out of steps stops where it is, unscored; without a score
+        // (`Last`, or no validation set) the last epoch's model is kept.
         let score = match config.select {
+            _ if out_of_steps => None,
             Selection::BalancedAccuracy => entry.validation_balanced_accuracy,
             Selection::Loss => entry.validation_loss.map(|l| -l),
             Selection::Last => None,
         };
         log.push(entry);
-        // Without a score (`Last`, or no validation set) the last epoch's
-        // model is kept below.
-        let Some(score) = score else { continue };
-        if best.as_ref().is_none_or(|(b, _, _)| score > *b) {
-            best = Some((score, epoch, model.valid()));
-        } else if best.as_ref().is_some_and(|(_, e, _)| epoch - e >= config.patience) {
+        let mut stop = out_of_steps || epoch == config.epochs;
+        if let Some(score) = score {
+            if best.as_ref().is_none_or(|(b, _)| score > b.score) {
+                best = Some((Best { score, epoch }, model.valid()));
+            } else if best.as_ref().is_some_and(|(b, _)| epoch - b.epoch >= config.patience) {
+                stop = true;
+            }
+        }
+        if let Some(checkpointing) = &config.checkpoint {
+            let io = |e: String| CheckpointError::Io { path: checkpointing.path.clone(), source: std::io::Error::other(e) };
+            let checkpoint = Checkpoint {
+                epoch,
+                steps,
+                done: stop,
+                order: order.clone(),
+                best: best.as_ref().map(|(b, _)| *b),
+                log: log.clone(),
+                model: weights_with_ids(&model).map_err(io)?,
+                optimizer: optimizer.into_bytes().map_err(|e| io(format!("{e:?}")))?.to_vec(),
+                best_model: best.as_ref().map(|(_, m)| weights_bytes(m)).transpose().map_err(io)?.unwrap_or_default(),
+            };
+            checkpoint.save(&checkpointing.path, &checkpointing.run)?;
+        }
+        if stop {
             break;
         }
     }
     let (model, best_epoch) = match best {
-        Some((_, epoch, m)) => (m, epoch),
+        Some((b, m)) => (m, b.epoch),
         None => (model.valid(), log.last().map_or(0, |l| l.epoch)),
     };
     // The auxiliary layer served the training only: the model saved and
     // used is the plain network.
-    Trained { model: model.without_auxiliary_head(), log, best_epoch }
+    Ok(Trained { model: model.without_auxiliary_head(), log, best_epoch })
+}
+
+/// Each epoch's seed in a resumable run: the run's seed and the epoch
+/// number through SplitMix64's mixer, so neighbouring seeds and epochs
+/// draw far apart.
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    let mut z = seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// The validation set's class-weighted loss and balanced accuracy; none for
@@ -486,13 +561,73 @@ mod tests {
             let config = TrainConfig { epochs: 1, batch_size: 2, crops_per_epoch: crops, ..TrainConfig::default() };
             let mut steps = 0;
             let data = TrainData { train: &set, validation: &set, classes: &classes };
-            train(&CnnConfig::new(2).with_channels(vec![2]), &config, &batcher, data, &super::super::inference::default_device(), |_| {}, |s, _| steps = s);
+            train(&CnnConfig::new(2).with_channels(vec![2]), &config, &batcher, data, &super::super::inference::default_device(), |_| {}, |s, _| steps = s)
+                .unwrap();
             // What the progress bar and the schedule plan for is what ran.
             assert_eq!(config.steps_per_epoch(set.len()), steps);
             steps
         };
         assert_eq!(steps_in_one_epoch(1), 3, "5 inputs in batches of 2");
         assert_eq!(steps_in_one_epoch(3), 8, "15 crops in batches of 2");
+    }
+
+    #[test]
+    fn an_interrupted_resumable_run_continued_trains_what_an_uninterrupted_one_does() {
+        use crate::model::checkpoint::{Checkpointing, RunId};
+        let _one_at_a_time = one_at_a_time();
+        let (set, batcher, classes) = tiny_set(10, 12);
+        let device = super::super::inference::default_device();
+        // Dropout, augmentation, mixup and a cosine schedule: every source
+        // of randomness and state a run carries from epoch to epoch.
+        let cnn = CnnConfig::new(2).with_channels(vec![2, 4]).with_dropout(0.5);
+        let dir = tempfile::tempdir().unwrap();
+        let resumable = |name: &str| TrainConfig {
+            epochs: 4,
+            batch_size: 3,
+            patience: 10,
+            mixup: true,
+            lr_schedule: LrSchedule::Cosine,
+            checkpoint: Some(Checkpointing { path: dir.path().join(name), run: RunId::new("test", 0, set.labels(), set.labels()) }),
+            ..TrainConfig::default()
+        };
+        assert!(resumable("a").augment.is_some(), "the default config augments");
+        let data = || TrainData { train: &set, validation: &set, classes: &classes };
+        let run = |config: &TrainConfig, on_step: &mut dyn FnMut(usize)| {
+            let mut epochs = Vec::new();
+            let trained = train(&cnn, config, &batcher, data(), &device, |e| epochs.push(e.epoch), |s, _| on_step(s)).unwrap();
+            (weights_bytes(&trained.model).unwrap(), trained.best_epoch, trained.log, epochs)
+        };
+        let without_seconds = |log: Vec<EpochLog>| log.into_iter().map(|e| EpochLog { seconds: 0.0, ..e }).collect::<Vec<_>>();
+
+        let (whole, whole_best, whole_log, _) = run(&resumable("whole.bin"), &mut |_| {});
+        assert_eq!(whole_log.len(), 4);
+
+        // Cut off in the third epoch's second step, as a lost session would.
+        let spe = resumable("cut.bin").steps_per_epoch(set.len());
+        let cut = resumable("cut.bin");
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run(&cut, &mut |s| assert!(s != 2 * spe + 2, "interrupted"));
+        }));
+        assert!(outcome.is_err());
+        let mut steps = Vec::new();
+        let (resumed, resumed_best, resumed_log, seen) = run(&cut, &mut |s| steps.push(s));
+        assert_eq!(steps.first(), Some(&(2 * spe + 1)), "continues after the second epoch's last step");
+        assert_eq!(seen, vec![1, 2, 3, 4], "the saved epochs' logs are told again first");
+        assert_eq!(resumed, whole, "the same weights, byte for byte");
+        assert_eq!((resumed_best, without_seconds(resumed_log)), (whole_best, without_seconds(whole_log.clone())));
+
+        // A finished run's checkpoint gives its model back without training.
+        let mut more = 0;
+        let (again, ..) = run(&cut, &mut |_| more += 1);
+        assert_eq!((again, more), (whole, 0));
+
+        // A checkpoint is never another run's.
+        let other = TrainConfig {
+            checkpoint: Some(Checkpointing { path: dir.path().join("cut.bin"), run: RunId::new("other", 0, set.labels(), set.labels()) }),
+            ..cut
+        };
+        let err = train(&cnn, &other, &batcher, data(), &device, |_| {}, |_, _| {}).err().unwrap();
+        assert!(err.to_string().contains("cut.bin") && err.to_string().contains("another run"), "{err}");
     }
 
     #[test]
@@ -504,13 +639,13 @@ mod tests {
         let cnn = CnnConfig::new(2).with_channels(vec![2]);
         // Patience 1 would stop a scored run early; `Last` has no score to stop on.
         let config = TrainConfig { epochs: 4, batch_size: 2, patience: 1, select: Selection::Last, augment: None, ..TrainConfig::default() };
-        let trained = train(&cnn, &config, &batcher, TrainData { train: &set, validation: &empty, classes: &classes }, &device, |_| {}, |_, _| {});
+        let trained = train(&cnn, &config, &batcher, TrainData { train: &set, validation: &empty, classes: &classes }, &device, |_| {}, |_, _| {}).unwrap();
         assert_eq!((trained.log.len(), trained.best_epoch), (4, 4));
         assert!(trained.log.iter().all(|e| e.validation_loss.is_none() && e.validation_balanced_accuracy.is_none()), "{:?}", trained.log);
         // Kept is the model after the last step: what a 4-epoch run scored by
         // loss on the training set itself ends with, whichever epoch it keeps.
         let scored = TrainConfig { select: Selection::Loss, patience: 10, ..config };
-        let reference = train(&cnn, &scored, &batcher, TrainData { train: &set, validation: &set, classes: &classes }, &device, |_| {}, |_, _| {});
+        let reference = train(&cnn, &scored, &batcher, TrainData { train: &set, validation: &set, classes: &classes }, &device, |_| {}, |_, _| {}).unwrap();
         let last_loss = reference.log.last().and_then(|e| e.validation_loss).unwrap();
         let (truth, probs) = predict_dataset(&trained.model, &batcher, &set);
         let weights = set.class_weights(classes.len(), config.weight_power);
@@ -540,7 +675,8 @@ mod tests {
         let (set, batcher, classes) = tiny_set(6, 8);
         let config = TrainConfig { batch_size: 2, augment: None, ..config };
         let data = TrainData { train: &set, validation: &set, classes: &classes };
-        let trained = train(&CnnConfig::new(2).with_channels(vec![2]), &config, &batcher, data, &super::super::inference::default_device(), |_| {}, |_, _| {});
+        let trained =
+            train(&CnnConfig::new(2).with_channels(vec![2]), &config, &batcher, data, &super::super::inference::default_device(), |_| {}, |_, _| {}).unwrap();
         trained.log.iter().map(|e| e.validation_loss).collect()
     }
 
@@ -654,7 +790,7 @@ mod tests {
             let auxiliary = Some(Auxiliary { classes: 3, weight: 1.0 });
             let config = TrainConfig { epochs: 2, batch_size: 2, augment: None, auxiliary, ..TrainConfig::default() };
             let data = TrainData { train: &set, validation: &set, classes: &classes };
-            let trained = train(&cnn, &config, &batcher, data, &default_device(), |_| {}, |_, _| {});
+            let trained = train(&cnn, &config, &batcher, data, &default_device(), |_| {}, |_, _| {}).unwrap();
             let losses: Vec<Option<f64>> = trained.log.iter().map(|e| e.validation_loss).collect();
             (losses, trained.model, cnn)
         };
