@@ -236,6 +236,7 @@ fn train_refuses_impossible_options_before_reading_any_audio() {
         (&["--channels", "8,0"][..], "--channels"),
         (&["--dropout", "1"][..], "--dropout 1"),
         (&["--weight-decay=-0.1"][..], "--weight-decay -0.1"),
+        (&["--learning-rate", "0"][..], "--learning-rate 0"),
         (&["--init", "no-such-model"][..], "no-such-model"),
         // The shipped heart model's blocks are 8-16-32-64 wide, on 64 mels.
         (&["--init", "heart-yaseen"][..], "--channels"),

@@ -392,7 +392,8 @@ fn an_ensemble_predicts_the_mean_of_its_members_and_checks_each_ones_weights() {
     let out_dir = dir.path().join("ensemble");
     let out = auscult()
         .args(["train", "--task", "heart", "--epochs", "1", "--max-steps", "2", "--folds", "10", "--channels", "4,8", "--runs", "2"])
-        .args(["--dropout", "0.4", "--weight-decay", "0.001", "--lr-schedule", "cosine", "--balance", "sampling", "--mixup", "--data"])
+        .args(["--dropout", "0.4", "--weight-decay", "0.001", "--lr-schedule", "cosine", "--learning-rate", "0.0005", "--balance", "sampling", "--mixup"])
+        .args(["--resumable", "--data"])
         .arg(&heart)
         .arg("--out")
         .arg(&out_dir)
@@ -404,9 +405,11 @@ fn an_ensemble_predicts_the_mean_of_its_members_and_checks_each_ones_weights() {
     assert_eq!(card.members.len(), 1, "{card:?}");
     assert_eq!(card.members[0].weights, "model-2.bpk");
     assert!(out_dir.join("training-log-2.csv").is_file());
+    assert!(!out_dir.join("checkpoint.bin").exists() && !out_dir.join("checkpoint-2.bin").exists(), "each member's checkpoint removed with the card saved");
     // The command on the card trains the same ensemble again.
     assert!(
-        card.training.command.contains("--runs 2 --dropout 0.4 --weight-decay 0.001 --lr-schedule cosine --balance sampling --mixup"),
+        card.training.command.contains("--runs 2 --dropout 0.4 --weight-decay 0.001 --lr-schedule cosine --learning-rate 0.0005 --balance sampling --mixup")
+            && card.training.command.ends_with(" --resumable"),
         "{}",
         card.training.command
     );
