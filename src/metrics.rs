@@ -107,6 +107,26 @@ pub struct PatientBootstrap {
     pub balanced_accuracy: Interval,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub icbhi_score: Option<Interval>,
+    /// Each SPRSound task's Score, where the data is SPRSound's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sprsound_score: Vec<TaskInterval>,
+}
+
+/// The challenge figures resampled beside balanced accuracy: ICBHI's Score
+/// (four classes), and each SPRSound task's Score (its name, and the group
+/// of each class, 0 normal).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChallengeFigures<'a> {
+    pub icbhi: bool,
+    pub sprsound: &'a [(&'a str, &'a [usize])],
+}
+
+/// A SPRSound task's Score interval.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskInterval {
+    pub task: String,
+    #[serde(flatten)]
+    pub interval: Interval,
 }
 
 /// Computes the report from true labels and predicted probabilities
@@ -240,10 +260,11 @@ pub fn patient_bootstrap<K: std::hash::Hash + Eq>(
     truth: &[usize],
     probs: &[Vec<f32>],
     patients: &[K],
-    icbhi: bool,
+    challenge: ChallengeFigures<'_>,
     resamples: usize,
     seed: u64,
 ) -> Option<PatientBootstrap> {
+    let ChallengeFigures { icbhi, sprsound } = challenge;
     use rand::{Rng, SeedableRng};
     // One confusion matrix per patient; a resample sums those drawn.
     let mut index: std::collections::HashMap<&K, usize> = std::collections::HashMap::new();
@@ -263,6 +284,7 @@ pub fn patient_bootstrap<K: std::hash::Hash + Eq>(
     let icbhi = icbhi && classes == 4;
     let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
     let (mut bas, mut scores) = (Vec::with_capacity(resamples), Vec::with_capacity(resamples));
+    let mut sprsound_scores = vec![Vec::with_capacity(resamples); sprsound.len()];
     let mut confusion = vec![vec![0usize; classes]; classes];
     for _ in 0..resamples {
         confusion.iter_mut().for_each(|row| row.fill(0));
@@ -275,13 +297,22 @@ pub fn patient_bootstrap<K: std::hash::Hash + Eq>(
         if icbhi {
             scores.push(icbhi_score(&confusion).icbhi_score);
         }
+        for ((name, groups), v) in sprsound.iter().zip(&mut sprsound_scores) {
+            v.push(sprsound_score(name, &confusion, groups).score);
+        }
     }
     let interval = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         let at = |q: f64| v[((q * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
         Interval { low: at(0.025), high: at(0.975) }
     };
-    Some(PatientBootstrap { patients: n, resamples, balanced_accuracy: interval(bas), icbhi_score: icbhi.then(|| interval(scores)) })
+    Some(PatientBootstrap {
+        patients: n,
+        resamples,
+        balanced_accuracy: interval(bas),
+        icbhi_score: icbhi.then(|| interval(scores)),
+        sprsound_score: sprsound.iter().zip(sprsound_scores).map(|((name, _), v)| TaskInterval { task: (*name).to_string(), interval: interval(v) }).collect(),
+    })
 }
 
 pub fn argmax(p: &[f32]) -> usize {
@@ -392,6 +423,9 @@ impl Report {
             ));
             if let Some(i) = &b.icbhi_score {
                 s.push_str(&format!(", score {:.3}–{:.3}", i.low, i.high));
+            }
+            for t in &b.sprsound_score {
+                s.push_str(&format!(", SPRSound {} Score {:.3}–{:.3}", t.task, t.interval.low, t.interval.high));
             }
             s.push('\n');
         }
@@ -517,18 +551,27 @@ mod tests {
         }
         let classes = ["a".to_string(), "b".to_string()];
         assert!((report(&classes, &truth, &probs, false).balanced_accuracy - 0.75).abs() < 1e-12);
-        let b = patient_bootstrap(2, &truth, &probs, &patients, false, 2000, 7).unwrap();
+        let b = patient_bootstrap(2, &truth, &probs, &patients, ChallengeFigures::default(), 2000, 7).unwrap();
         assert_eq!((b.patients, b.resamples), (10, 2000));
         let i = b.balanced_accuracy;
         assert!(0.5 <= i.low && i.low < 0.75 && 0.75 < i.high && i.high <= 1.0, "{i:?}");
-        assert!(b.icbhi_score.is_none());
-        assert_eq!(patient_bootstrap(2, &truth, &probs, &patients, false, 2000, 7), Some(b), "same seed, same interval");
+        assert!(b.icbhi_score.is_none() && b.sprsound_score.is_empty());
+        // As a SPRSound task (class 0 normal), its Score resampled the same
+        // way brackets the Score of the whole set.
+        let task = [("Task 1-1", &[0usize, 1][..])];
+        let with = patient_bootstrap(2, &truth, &probs, &patients, ChallengeFigures { icbhi: false, sprsound: &task }, 2000, 7).unwrap();
+        let whole = sprsound_score("Task 1-1", &report(&classes, &truth, &probs, false).confusion, &[0, 1]).score;
+        let [t] = &with.sprsound_score[..] else { panic!("{:?}", with.sprsound_score) };
+        assert_eq!(t.task, "Task 1-1");
+        assert!(t.interval.low < whole && whole < t.interval.high && t.interval.high <= 1.0, "{whole} in {t:?}");
+        assert_eq!(with.balanced_accuracy, b.balanced_accuracy, "the same resamples");
+        assert_eq!(patient_bootstrap(2, &truth, &probs, &patients, ChallengeFigures::default(), 2000, 7), Some(b), "same seed, same interval");
         // Perfect predictions leave nothing to resample.
         let perfect: Vec<Vec<f32>> = truth.iter().map(|&t| if t == 0 { vec![1.0, 0.0] } else { vec![0.0, 1.0] }).collect();
-        let p = patient_bootstrap(2, &truth, &perfect, &patients, false, 500, 7).unwrap();
+        let p = patient_bootstrap(2, &truth, &perfect, &patients, ChallengeFigures::default(), 500, 7).unwrap();
         assert_eq!((p.balanced_accuracy.low, p.balanced_accuracy.high), (1.0, 1.0));
         // One patient: no interval to speak of.
-        assert!(patient_bootstrap(2, &truth, &probs, &vec![0; truth.len()], false, 500, 7).is_none());
+        assert!(patient_bootstrap(2, &truth, &probs, &vec![0; truth.len()], ChallengeFigures::default(), 500, 7).is_none());
     }
 
     #[test]

@@ -766,6 +766,9 @@ fn sprsound_loads_its_official_sets_trains_beside_icbhi_and_is_scored_as_the_cha
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("n = 8 ") && text.contains("SPRSound Task 2-1") && text.contains("SPRSound Task 2-2"), "{text}");
+    // Each task's Score with its interval over the test patients.
+    let interval = text.lines().find(|l| l.starts_with("95% interval over patients")).unwrap_or_else(|| panic!("{text}"));
+    assert!(interval.contains(", SPRSound Task 2-1") && interval.contains(", SPRSound Task 2-2"), "{interval}");
     let out = eval("official");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("test-inter, test-intra or test-2023"), "{err}");

@@ -26,13 +26,13 @@ pub fn score(corpus: &Corpus, indices: &[usize], truth: &[usize], probs: &[Vec<f
     let icbhi = task.icbhi;
     let mut report = metrics::report(&corpus.classes, truth, probs, icbhi);
     // The SPRSound challenge's figures on SPRSound's own data.
-    if lung_cycles::layout(data) == Layout::Sprsound {
-        report.sprsound = task.sprsound.iter().map(|(name, groups)| metrics::sprsound_score(name, &report.confusion, groups)).collect();
-    }
+    let sprsound = if lung_cycles::layout(data) == Layout::Sprsound { task.sprsound } else { &[] };
+    report.sprsound = sprsound.iter().map(|(name, groups)| metrics::sprsound_score(name, &report.confusion, groups)).collect();
     if let Some(weights) = task.murmur_weights {
         report.murmur = Some(murmur_by_patient(corpus, indices, truth, probs, weights));
     }
-    report.patient_interval = metrics::patient_bootstrap(corpus.classes.len(), truth, probs, &patients(corpus, indices), icbhi, 2000, 1);
+    report.patient_interval =
+        metrics::patient_bootstrap(corpus.classes.len(), truth, probs, &patients(corpus, indices), metrics::ChallengeFigures { icbhi, sprsound }, 2000, 1);
     report
 }
 
