@@ -10,14 +10,20 @@
 //! the period, and from those two Springer's duration distributions for S1,
 //! systole, S2 and diastole. A frame's chance of being a sound (S1, S2)
 //! rather than a silence (systole, diastole) is a logistic function of the
-//! standardised envelope. The Viterbi path through the four states in their
+//! standardised envelope; which of the two sounds, a logistic function of
+//! its pitch (the 150–400 Hz band's energy against the 40–120 Hz band's,
+//! standardised over the window's sounds): S2 is the higher, and at fast
+//! rates, where systole lasts about as long as diastole, the pitch is what
+//! tells S1 from S2. The Viterbi path through the four states in their
 //! fixed order gives the onsets; those older than 1 s (the decoder's
 //! look-ahead) and not reported by an earlier window are reported. The last
 //! second of a stream, which no later window confirms, is never reported.
 //!
 //! Settings (band, frame, window, look-ahead, the logistic's slope and
-//! centre) were chosen on the recordings of 60 CirCor patients (see the
-//! README); every buffer is sized in `new`, so processing never allocates.
+//! centre) were chosen on the recordings of 60 CirCor patients, the pitch's
+//! bands and weight on 300 recordings that include them (see
+//! docs/plugins.md); every buffer is sized in `new`, so processing never
+//! allocates.
 
 /// Envelope frames per second.
 const FRAME_RATE: f64 = 50.0;
@@ -39,6 +45,24 @@ const MAX_DURATION: usize = 80;
 /// P(sound | z) = 1 / (1 + exp(-SLOPE · (z − CENTRE))).
 const SLOPE: f64 = 2.0;
 const CENTRE: f64 = 0.5;
+/// The pitch bands, Hz: a frame's pitch is the log ratio of the high
+/// band's energy to the low band's. S2 (the semilunar valves closing) has
+/// more of its energy high than S1 (the atrioventricular ones); at fast
+/// rates, where systole and diastole last about as long, this is what
+/// tells them apart.
+pub const PITCH_LOW_HZ: (f64, f64) = (40.0, 120.0);
+pub const PITCH_HIGH_HZ: (f64, f64) = (150.0, 400.0);
+/// How much a sound's pitch, standardised over the window's sounds, weighs
+/// for S2 (high) against S1 (low): P(S2 | a sound, pitch q) = σ(w·q) per
+/// frame. Chosen on 300 CirCor design recordings (0 to 4 tried; more
+/// overrides the durations where the pitch misleads).
+const PITCH_WEIGHT: f64 = 0.25;
+
+/// A frame's chance of being a sound (S1, S2) from its standardised
+/// envelope.
+fn sound_probability(z: f64) -> f64 {
+    1.0 / (1.0 + (-SLOPE * (z - CENTRE)).exp())
+}
 
 /// The four states in their order; a beat is S1, systole, S2, diastole.
 const S1: usize = 0;
@@ -59,6 +83,8 @@ pub struct HeartHsmm {
     pub shortest_period_s: f64,
     /// Log envelope, circular, `WINDOW` frames.
     ring: Vec<f64>,
+    /// Each frame's pitch, beside it.
+    pitch_ring: Vec<f64>,
     held: usize,
     next: usize,
     /// Frames pushed since the stream began, and since the last decode.
@@ -68,6 +94,8 @@ pub struct HeartHsmm {
     reported_to: u64,
     // Scratch for one decode, sized once.
     z: Vec<f64>,
+    /// The window's standardised pitch.
+    q: Vec<f64>,
     corr: Vec<f64>,
     /// Cumulative log emissions, `(WINDOW + 1) × STATES`.
     cum: Vec<[f64; STATES]>,
@@ -86,12 +114,14 @@ impl HeartHsmm {
         HeartHsmm {
             shortest_period_s: 60.0 / max_bpm,
             ring: vec![0.0; WINDOW],
+            pitch_ring: vec![0.0; WINDOW],
             held: 0,
             next: 0,
             frames: 0,
             since_decode: 0,
             reported_to: 0,
             z: vec![0.0; WINDOW],
+            q: vec![0.0; WINDOW],
             corr: vec![0.0; WINDOW],
             cum: vec![[0.0; STATES]; WINDOW + 1],
             delta: vec![[0.0; STATES]; WINDOW + 1],
@@ -111,10 +141,11 @@ impl HeartHsmm {
         (self.held, self.next, self.frames, self.since_decode, self.reported_to) = (0, 0, 0, 0, 0);
     }
 
-    /// One frame's mean absolute value; calls `report` with each onset a
-    /// decode settles.
-    pub fn push(&mut self, mean_abs: f64, mut report: impl FnMut(Onset)) {
+    /// One frame's mean absolute value and pitch; calls `report` with each
+    /// onset a decode settles.
+    pub fn push(&mut self, mean_abs: f64, pitch: f64, mut report: impl FnMut(Onset)) {
         self.ring[self.next] = (mean_abs + 1e-9).ln();
+        self.pitch_ring[self.next] = pitch;
         self.next = (self.next + 1) % WINDOW;
         self.held = (self.held + 1).min(WINDOW);
         self.frames += 1;
@@ -135,6 +166,7 @@ impl HeartHsmm {
         let mean = z.iter().sum::<f64>() / n as f64;
         let sd = (z.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64).sqrt().max(1e-9);
         z.iter_mut().for_each(|v| *v = (*v - mean) / sd);
+        self.standardise_pitch(start, n);
         let Some((period, systole)) = self.period_and_systole(n) else { return };
         self.set_durations(period / FRAME_RATE, systole / FRAME_RATE);
         self.viterbi(n);
@@ -149,6 +181,22 @@ impl HeartHsmm {
             }
         }
         self.reported_to = self.reported_to.max(settled);
+    }
+
+    /// The window's pitch, standardised over its sounds (each frame
+    /// weighed by its chance of being one), so that what counts is a
+    /// sound's pitch against the other sounds of the same recording, not
+    /// the stethoscope's or the chest's colour; clipped to ±3.
+    fn standardise_pitch(&mut self, start: usize, n: usize) {
+        let (mut sum_w, mut sum, mut sum_sq) = (0.0, 0.0, 0.0);
+        for i in 0..n {
+            let (w, p) = (sound_probability(self.z[i]), self.pitch_ring[(start + i) % WINDOW]);
+            self.q[i] = p;
+            (sum_w, sum, sum_sq) = (sum_w + w, sum + w * p, sum_sq + w * p * p);
+        }
+        let mean = sum / sum_w.max(1e-9);
+        let sd = (sum_sq / sum_w.max(1e-9) - mean * mean).max(0.0).sqrt().max(1e-9);
+        self.q[..n].iter_mut().for_each(|v| *v = ((*v - mean) / sd).clamp(-3.0, 3.0));
     }
 
     /// The heart period and the systolic interval, in frames, from the
@@ -210,10 +258,14 @@ impl HeartHsmm {
     fn viterbi(&mut self, n: usize) {
         self.cum[0] = [0.0; STATES];
         for t in 0..n {
-            let p = 1.0 / (1.0 + (-SLOPE * (self.z[t] - CENTRE)).exp());
+            let p = sound_probability(self.z[t]);
             let (sound, silence) = ((p + 1e-6).ln(), (1.0 - p + 1e-6).ln());
+            // ln(2·σ(∓w·q)): which of the two sounds, 0 for a pitch at the
+            // sounds' mean, so that it never favours sound over silence.
+            let s2 = 1.0 / (1.0 + (-PITCH_WEIGHT * self.q[t]).exp());
+            let (s1, s2) = ((2.0 * (1.0 - s2)).ln(), (2.0 * s2).ln());
             let c = self.cum[t];
-            self.cum[t + 1] = [c[0] + sound, c[1] + silence, c[2] + sound, c[3] + silence];
+            self.cum[t + 1] = [c[0] + sound + s1, c[1] + silence, c[2] + sound + s2, c[3] + silence];
         }
         for t in 1..=n {
             for k in 0..STATES {
@@ -279,7 +331,7 @@ mod tests {
             let mut onsets = Vec::new();
             let envelope = beats(bpm, systole_s, 20.0);
             for &v in &envelope {
-                hsmm.push(v, |o| onsets.push(o));
+                hsmm.push(v, 0.0, |o| onsets.push(o));
             }
             let period = 60.0 / bpm;
             let s1: Vec<f64> = onsets.iter().filter(|o| o.s1).map(|o| o.frame as f64 / FRAME_RATE).collect();
@@ -306,21 +358,49 @@ mod tests {
     }
 
     #[test]
+    fn at_a_fast_rate_where_the_durations_cannot_tell_the_higher_pitched_sound_is_s2() {
+        // 130 bpm with systole as long as diastole and the two sounds alike
+        // in length and loudness: only their pitch differs.
+        let (bpm, frames) = (130.0, 20 * FRAME_RATE as usize);
+        let period = 60.0 / bpm;
+        let half = period / 2.0;
+        let first_at = |pitch_of_first: f64| {
+            let mut hsmm = HeartHsmm::new(150.0);
+            let mut onsets = Vec::new();
+            for i in 0..frames {
+                let phase = (i as f64 / FRAME_RATE) % period;
+                let (envelope, pitch) = match phase {
+                    p if p < 0.09 => (1.0, pitch_of_first),
+                    p if (half..half + 0.09).contains(&p) => (1.0, -pitch_of_first),
+                    _ => (0.05, 0.0),
+                };
+                hsmm.push(envelope, pitch, |o| onsets.push(o));
+            }
+            let s1: Vec<f64> = onsets.iter().filter(|o| o.s1 && o.frame as f64 / FRAME_RATE >= 2.0).map(|o| (o.frame as f64 / FRAME_RATE) % period).collect();
+            assert!(s1.len() >= 30, "{} S1 found", s1.len());
+            // The share of S1 onsets on the first sound (phase 0).
+            s1.iter().filter(|&&p| p.min(period - p) <= 0.04).count() as f64 / s1.len() as f64
+        };
+        assert!(first_at(-1.0) > 0.95, "the lower-pitched first sound is S1");
+        assert!(first_at(1.0) < 0.05, "the higher-pitched first sound is S2");
+    }
+
+    #[test]
     fn silence_and_short_streams_report_nothing_and_reset_starts_over() {
         let mut hsmm = HeartHsmm::new(150.0);
         let mut onsets = Vec::new();
         for _ in 0..(FIRST - 1) {
-            hsmm.push(0.5, |o| onsets.push(o));
+            hsmm.push(0.5, 0.0, |o| onsets.push(o));
         }
         assert!(onsets.is_empty(), "no decode before 1.5 s");
         for &v in &beats(80.0, 0.3, 10.0) {
-            hsmm.push(v, |o| onsets.push(o));
+            hsmm.push(v, 0.0, |o| onsets.push(o));
         }
         assert!(!onsets.is_empty());
         hsmm.reset();
         let mut after = Vec::new();
         for &v in &beats(80.0, 0.3, 5.0) {
-            hsmm.push(v, |o| after.push(o));
+            hsmm.push(v, 0.0, |o| after.push(o));
         }
         assert!(after.iter().all(|o| o.frame < 250), "frames count from the reset: {after:?}");
     }

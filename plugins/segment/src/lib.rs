@@ -80,6 +80,12 @@ enum Mode {
 struct State {
     hp: Biquad,
     lp: Biquad,
+    /// Heart: the low and high pitch bands (high-pass, low-pass each) and
+    /// their energy over the current hop.
+    pitch_low: [Biquad; 2],
+    pitch_high: [Biquad; 2],
+    acc_low: f64,
+    acc_high: f64,
     /// Samples seen.
     n: u64,
     /// Accumulator over the current hop.
@@ -248,7 +254,8 @@ impl Segmenter {
             Mode::Lung => (Biquad::highpass(self.fs, 100.0), Biquad::lowpass(self.fs, 1000.0)),
             Mode::Heart => (Biquad::highpass(self.fs, 40.0), Biquad::lowpass(self.fs, 200.0)),
         };
-        State { hp, lp, ..State::default() }
+        let band = |(low, high): (f64, f64)| [Biquad::highpass(self.fs, low), Biquad::lowpass(self.fs, high)];
+        State { hp, lp, pitch_low: band(heart::PITCH_LOW_HZ), pitch_high: band(heart::PITCH_HIGH_HZ), ..State::default() }
     }
 
     fn configure(&mut self) {
@@ -268,7 +275,7 @@ impl Segmenter {
     }
 
     /// One envelope value per hop; `now` is the sample index of the hop's end.
-    fn on_hop(&mut self, value: f64, now: u64, block_start: u64, events: &mut Events<'_>) {
+    fn on_hop(&mut self, value: f64, pitch: f64, now: u64, block_start: u64, events: &mut Events<'_>) {
         let hop_s = self.hop as f64 / self.fs;
         let s = &mut self.s;
         let offset = |at: u64| at as i64 - block_start as i64;
@@ -324,7 +331,7 @@ impl Segmenter {
             }
             Mode::Heart => {
                 let hop = self.hop as i64;
-                self.heart.push(value, |onset| {
+                self.heart.push(value, pitch, |onset| {
                     let kind = if onset.s1 { EventKind::S1 } else { EventKind::S2 };
                     events.push(onset.frame as i64 * hop - block_start as i64, kind, onset.bpm as f32);
                 });
@@ -336,7 +343,7 @@ impl Segmenter {
 impl Plugin for Segmenter {
     const ID: &'static CStr = c"org.auscult.segment";
     const NAME: &'static CStr = c"Segmenter";
-    const VERSION: &'static CStr = c"1.0.0";
+    const VERSION: &'static CStr = c"1.1.0";
     const DESCRIPTION: &'static CStr = c"Breath cycles (lung) or S1/S2 (heart) as events; audio unchanged";
     const PARAMS: &'static [ParamDescriptor] = &[
         // 0 = lung, 1 = heart
@@ -371,14 +378,24 @@ impl Plugin for Segmenter {
                 Mode::Lung => y * y,
                 Mode::Heart => y.abs(),
             };
+            if self.mode == Mode::Heart {
+                let s = &mut self.s;
+                let [low_hp, low_lp] = &mut s.pitch_low;
+                let low = low_lp.run(low_hp.run(f64::from(x)));
+                let [high_hp, high_lp] = &mut s.pitch_high;
+                let high = high_lp.run(high_hp.run(f64::from(x)));
+                s.acc_low += low * low;
+                s.acc_high += high * high;
+            }
             self.s.acc_n += 1;
             self.s.n += 1;
             if self.s.acc_n == self.hop {
                 let value = self.s.acc / self.hop as f64;
-                self.s.acc = 0.0;
+                let pitch = (self.s.acc_high + 1e-12).ln() - (self.s.acc_low + 1e-12).ln();
+                (self.s.acc, self.s.acc_low, self.s.acc_high) = (0.0, 0.0, 0.0);
                 self.s.acc_n = 0;
                 let now = self.s.n;
-                self.on_hop(value, now, block_start, events);
+                self.on_hop(value, pitch, now, block_start, events);
             }
         }
         Ok(())
