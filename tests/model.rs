@@ -104,7 +104,7 @@ fn a_few_training_steps_on_real_recordings_lower_the_loss() {
         &CnnConfig::new(4),
         &config,
         &batcher,
-        TrainData { train: &set, validation: &set, classes: &corpus.classes },
+        TrainData { train: &set, validation: &set, classes: &corpus.classes, folders: &[] },
         &default_device(),
         |_| {},
         |_, l| losses.push(l),
@@ -121,9 +121,16 @@ fn train_tiny(data: &Path, dir: &Path, pooling: Pooling) -> std::path::PathBuf {
     let (corpus, set, batcher) = tiny_heart(data);
     let cnn = CnnConfig::new(4).with_channels(vec![8, 16]).with_pooling(pooling);
     let config = TrainConfig { epochs: 1, batch_size: 8, max_steps: Some(3), ..TrainConfig::default() };
-    let trained =
-        training::train(&cnn, &config, &batcher, TrainData { train: &set, validation: &set, classes: &corpus.classes }, &default_device(), |_| {}, |_, _| {})
-            .unwrap();
+    let trained = training::train(
+        &cnn,
+        &config,
+        &batcher,
+        TrainData { train: &set, validation: &set, classes: &corpus.classes, folders: &[] },
+        &default_device(),
+        |_| {},
+        |_, _| {},
+    )
+    .unwrap();
     let bytes = weights_bytes(&trained.model).unwrap();
     std::fs::write(dir.join("model.bpk"), &bytes).unwrap();
     let task = tasks::task("heart").unwrap();
@@ -829,6 +836,15 @@ fn a_train_plan_runs_without_the_cli_and_tells_its_observer() {
     assert_eq!(outcome.card.training.test_examples, 6);
     assert_eq!(outcome.report.as_ref().map(|r| r.n), Some(6));
     assert!(outcome.card_path.is_file() && out.path().join("m/model.bpk").is_file() && out.path().join("m/training-log.csv").is_file());
+    // Drawn per folder: the five training sites are the folders.
+    let mut heard = Heard::default();
+    let folders = TrainPlan {
+        train: TrainConfig { balance: auscult::model::training::Balance::FolderSampling, ..plan.train.clone() },
+        out: out.path().join("folders"),
+        ..plan.clone()
+    };
+    folders.run(&mut heard).unwrap();
+    assert!(heard.messages.iter().any(|m| m.contains("folder sampling: 5 recording folders")), "{:?}", heard.messages);
     // A setting that cannot work is refused naming it, before any audio is read.
     let bad = TrainPlan { n_mels: Some(8), ..plan };
     let err = bad.run(&mut auscult::model::plan::Quiet).err().unwrap().to_string();

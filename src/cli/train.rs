@@ -117,8 +117,11 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = DEFAULT_LEARNING_RATE, value_name = "RATE")]
     learning_rate: f64,
     /// How rare classes count as much as common ones: weights (each example
-    /// once an epoch, the loss weighted by class) or sampling (a class drawn
-    /// uniformly for every input, the loss unweighted).
+    /// once an epoch, the loss weighted by class), sampling (a class drawn
+    /// uniformly for every input, the loss unweighted) or folder-sampling (a
+    /// recording folder, such as a PhysioNet site or a corpus, in proportion
+    /// to its examples, then a class uniformly within it: where a recording
+    /// was made says nothing of its class).
     #[arg(long, value_enum, default_value_t = Balance::Weights)]
     balance: Balance,
     /// Start from another model's weights (a shipped name or a card's path)

@@ -275,7 +275,12 @@ impl TrainPlan {
             ..self.train.clone()
         };
         std::fs::create_dir_all(&self.out).map_err(io(&self.out))?;
-        let members = self.train_members(&cnn, &config, &batcher, (&train_set, &val_set), &corpus.classes, observer)?;
+        let folders = folder_ids(&corpus, &sides.inner.train);
+        if self.train.balance == training::Balance::FolderSampling {
+            let n = folders.iter().max().map_or(0, |m| m + 1);
+            observer.message(&format!("folder sampling: {n} recording folders, the classes drawn equally often within each"));
+        }
+        let members = self.train_members(&cnn, &config, &batcher, (&train_set, &val_set, &folders), &corpus.classes, observer)?;
 
         // Held-out patients, scored with the mean of the members'
         // probabilities as `Classifier::predict` gives it, and as `auscult
@@ -359,7 +364,7 @@ impl TrainPlan {
         cnn: &CnnConfig,
         config: &TrainConfig,
         batcher: &MelBatcher,
-        (train_set, val_set): (&MelDataset, &MelDataset),
+        (train_set, val_set, folders): (&MelDataset, &MelDataset, &[usize]),
         classes: &[String],
         observer: &mut dyn Observer,
     ) -> Result<Vec<TrainedMember>, PlanError> {
@@ -388,7 +393,7 @@ impl TrainPlan {
                 cnn,
                 &config,
                 batcher,
-                training::TrainData { train: train_set, validation: val_set, classes },
+                training::TrainData { train: train_set, validation: val_set, classes, folders },
                 &device,
                 |e| {
                     // No validation set: empty fields, as pandas and csv readers take missing values.
@@ -427,6 +432,21 @@ impl TrainPlan {
         }
         Ok(members)
     }
+}
+
+/// The folder each of `indices` into the corpus was recorded into (a
+/// PhysioNet site, a corpus joined by --extra-train), numbered from 0 in
+/// order of first appearance.
+fn folder_ids(corpus: &Corpus, indices: &[usize]) -> Vec<usize> {
+    let mut ids: std::collections::HashMap<&Path, usize> = std::collections::HashMap::new();
+    indices
+        .iter()
+        .map(|&i| {
+            let folder = corpus.examples[i].path.parent().unwrap_or(Path::new(""));
+            let next = ids.len();
+            *ids.entry(folder).or_insert(next)
+        })
+        .collect()
 }
 
 /// One member of the ensemble, trained and saved.

@@ -180,22 +180,83 @@ pub enum Balance {
     /// with fresh augmentation, where weighting scales up the gradient of
     /// one view of each.
     Sampling,
+    /// Each epoch's inputs drawn with replacement: a recording folder (a
+    /// site, a corpus) in proportion to its examples, then a class
+    /// uniformly among those it holds, then one of its examples, under an
+    /// unweighted loss. Within every folder the classes come equally often,
+    /// so where a recording was made is no clue to its class, which it is
+    /// where one site's recordings are mostly abnormal and another's mostly
+    /// normal.
+    FolderSampling,
+}
+
+/// The training set's indices grouped as the balancing draws them.
+struct Draws {
+    /// Each present class's examples.
+    by_class: Vec<Vec<usize>>,
+    /// Each folder's example count and its present classes' examples.
+    by_folder: Vec<(usize, Vec<Vec<usize>>)>,
+}
+
+impl Draws {
+    /// `folders`: each example's folder (empty: all in one).
+    fn new(labels: &[usize], folders: &[usize]) -> Draws {
+        let by_class = examples_by_class(labels.iter().copied());
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        for i in 0..labels.len() {
+            let f = folders.get(i).copied().unwrap_or(0);
+            if members.len() <= f {
+                members.resize_with(f + 1, Vec::new);
+            }
+            members[f].push(i);
+        }
+        let by_folder = members
+            .into_iter()
+            .filter(|m| !m.is_empty())
+            .map(|m| {
+                let classes = examples_by_class(m.iter().map(|&i| labels[i])).into_iter().map(|c| c.into_iter().map(|j| m[j]).collect()).collect();
+                (m.len(), classes)
+            })
+            .collect();
+        Draws { by_class, by_folder }
+    }
 }
 
 impl Balance {
     /// Refills `order`, one epoch's inputs long and holding the previous
-    /// epoch's, with the indices that train next; `by_class` groups the
-    /// training set's indices by class.
-    fn epoch_order(self, order: &mut [usize], by_class: &[Vec<usize>], rng: &mut SmallRng) {
+    /// epoch's, with the indices that train next.
+    fn epoch_order(self, order: &mut [usize], draws: &Draws, rng: &mut SmallRng) {
+        let pick = |classes: &[Vec<usize>], rng: &mut SmallRng| {
+            let class = &classes[rng.random_range(0..classes.len())];
+            class[rng.random_range(0..class.len())]
+        };
         match self {
             Balance::Weights => order.shuffle(rng),
-            Balance::Sampling => {
+            // One folder: the same draws as class-balanced sampling.
+            Balance::Sampling => order.iter_mut().for_each(|slot| *slot = pick(&draws.by_class, rng)),
+            Balance::FolderSampling if draws.by_folder.len() <= 1 => order.iter_mut().for_each(|slot| *slot = pick(&draws.by_class, rng)),
+            Balance::FolderSampling => {
+                let total: usize = draws.by_folder.iter().map(|(n, _)| n).sum();
                 for slot in order.iter_mut() {
-                    let class = &by_class[rng.random_range(0..by_class.len())];
-                    *slot = class[rng.random_range(0..class.len())];
+                    // A folder in proportion to its examples.
+                    let mut at = rng.random_range(0..total);
+                    let mut chosen = &draws.by_folder[0].1;
+                    for (n, classes) in &draws.by_folder {
+                        if at < *n {
+                            chosen = classes;
+                            break;
+                        }
+                        at -= n;
+                    }
+                    *slot = pick(chosen, rng);
                 }
             }
         }
+    }
+
+    /// Whether the loss weighs the classes (else the draws balance them).
+    fn weighs_the_loss(self) -> bool {
+        self == Balance::Weights
     }
 }
 
@@ -315,6 +376,9 @@ pub struct TrainData<'a> {
     pub train: &'a MelDataset,
     pub validation: &'a MelDataset,
     pub classes: &'a [String],
+    /// Each training example's recording folder, numbered from 0, for
+    /// `Balance::FolderSampling` (empty: all in one).
+    pub folders: &'a [usize],
 }
 
 /// Trains on `train`, keeping the epoch that `config.select` rates best on
@@ -333,7 +397,7 @@ pub fn train(
     mut on_epoch: impl FnMut(&EpochLog),
     mut on_step: impl FnMut(usize, f64),
 ) -> Result<Trained, CheckpointError> {
-    let TrainData { train, validation, classes } = data;
+    let TrainData { train, validation, classes, folders } = data;
     let autodiff = device.clone().autodiff();
     // The backend's generator draws the initial weights and the dropout
     // masks: seeded, the same command trains the same network, and the
@@ -354,14 +418,11 @@ pub fn train(
     // The validation loss keeps the class weights either way, so that
     // both ways of balancing pick their epoch by the same figure.
     let weights = train.class_weights(classes.len(), config.weight_power);
-    let loss_weights = match config.balance {
-        Balance::Weights => weights.clone(),
-        Balance::Sampling => vec![1.0; classes.len()],
-    };
+    let loss_weights = if config.balance.weighs_the_loss() { weights.clone() } else { vec![1.0; classes.len()] };
     let loss_fn = CrossEntropyLossConfig::new().with_weights(Some(loss_weights)).init(&autodiff);
     let mut rng = SmallRng::seed_from_u64(config.seed);
     let mut order: Vec<usize> = (0..train.len()).cycle().take(train.len() * config.crops_per_epoch.max(1)).collect();
-    let by_class = examples_by_class(train.labels());
+    let draws = Draws::new(&train.labels().collect::<Vec<_>>(), folders);
     // The schedule spans the whole of `epochs` (or `max_steps`), whether or
     // not early stopping ends the run before.
     let planned_steps = (config.epochs * config.steps_per_epoch(train.len())).min(config.max_steps.unwrap_or(usize::MAX));
@@ -408,7 +469,7 @@ pub fn train(
             rng = SmallRng::seed_from_u64(seed);
         }
         let started = std::time::Instant::now();
-        config.balance.epoch_order(&mut order, &by_class, &mut rng);
+        config.balance.epoch_order(&mut order, &draws, &mut rng);
         let (mut loss_sum, mut batches) = (0.0f64, 0usize);
         let mut out_of_steps = false;
         for chunk in order.chunks(config.batch_size) {
@@ -560,7 +621,7 @@ mod tests {
         let steps_in_one_epoch = |crops| {
             let config = TrainConfig { epochs: 1, batch_size: 2, crops_per_epoch: crops, ..TrainConfig::default() };
             let mut steps = 0;
-            let data = TrainData { train: &set, validation: &set, classes: &classes };
+            let data = TrainData { train: &set, validation: &set, classes: &classes, folders: &[] };
             train(&CnnConfig::new(2).with_channels(vec![2]), &config, &batcher, data, &super::super::inference::default_device(), |_| {}, |s, _| steps = s)
                 .unwrap();
             // What the progress bar and the schedule plan for is what ran.
@@ -591,7 +652,7 @@ mod tests {
             ..TrainConfig::default()
         };
         assert!(resumable("a").augment.is_some(), "the default config augments");
-        let data = || TrainData { train: &set, validation: &set, classes: &classes };
+        let data = || TrainData { train: &set, validation: &set, classes: &classes, folders: &[] };
         let run = |config: &TrainConfig, on_step: &mut dyn FnMut(usize)| {
             let mut epochs = Vec::new();
             let trained = train(&cnn, config, &batcher, data(), &device, |e| epochs.push(e.epoch), |s, _| on_step(s)).unwrap();
@@ -639,13 +700,15 @@ mod tests {
         let cnn = CnnConfig::new(2).with_channels(vec![2]);
         // Patience 1 would stop a scored run early; `Last` has no score to stop on.
         let config = TrainConfig { epochs: 4, batch_size: 2, patience: 1, select: Selection::Last, augment: None, ..TrainConfig::default() };
-        let trained = train(&cnn, &config, &batcher, TrainData { train: &set, validation: &empty, classes: &classes }, &device, |_| {}, |_, _| {}).unwrap();
+        let trained =
+            train(&cnn, &config, &batcher, TrainData { train: &set, validation: &empty, classes: &classes, folders: &[] }, &device, |_| {}, |_, _| {}).unwrap();
         assert_eq!((trained.log.len(), trained.best_epoch), (4, 4));
         assert!(trained.log.iter().all(|e| e.validation_loss.is_none() && e.validation_balanced_accuracy.is_none()), "{:?}", trained.log);
         // Kept is the model after the last step: what a 4-epoch run scored by
         // loss on the training set itself ends with, whichever epoch it keeps.
         let scored = TrainConfig { select: Selection::Loss, patience: 10, ..config };
-        let reference = train(&cnn, &scored, &batcher, TrainData { train: &set, validation: &set, classes: &classes }, &device, |_| {}, |_, _| {}).unwrap();
+        let reference =
+            train(&cnn, &scored, &batcher, TrainData { train: &set, validation: &set, classes: &classes, folders: &[] }, &device, |_| {}, |_, _| {}).unwrap();
         let last_loss = reference.log.last().and_then(|e| e.validation_loss).unwrap();
         let (truth, probs) = predict_dataset(&trained.model, &batcher, &set);
         let weights = set.class_weights(classes.len(), config.weight_power);
@@ -674,7 +737,7 @@ mod tests {
         let _one_at_a_time = one_at_a_time();
         let (set, batcher, classes) = tiny_set(6, 8);
         let config = TrainConfig { batch_size: 2, augment: None, ..config };
-        let data = TrainData { train: &set, validation: &set, classes: &classes };
+        let data = TrainData { train: &set, validation: &set, classes: &classes, folders: &[] };
         let trained =
             train(&CnnConfig::new(2).with_channels(vec![2]), &config, &batcher, data, &super::super::inference::default_device(), |_| {}, |_, _| {}).unwrap();
         trained.log.iter().map(|e| e.validation_loss).collect()
@@ -694,13 +757,13 @@ mod tests {
         // Nine examples of one class and one of another, as a rare
         // diagnosis is among a fold's training patients.
         let labels = [0, 0, 0, 0, 1, 0, 0, 0, 0, 0];
-        let by_class = examples_by_class(labels.iter().copied());
-        assert_eq!(by_class, vec![vec![0, 1, 2, 3, 5, 6, 7, 8, 9], vec![4]]);
+        let draws = Draws::new(&labels, &[]);
+        assert_eq!(draws.by_class, vec![vec![0, 1, 2, 3, 5, 6, 7, 8, 9], vec![4]]);
         let mut rng = SmallRng::seed_from_u64(1);
         let mut order: Vec<usize> = (0..labels.len()).collect();
         let mut rare = 0;
         for _ in 0..1000 {
-            Balance::Sampling.epoch_order(&mut order, &by_class, &mut rng);
+            Balance::Sampling.epoch_order(&mut order, &draws, &mut rng);
             assert_eq!(order.len(), labels.len());
             rare += order.iter().filter(|&&i| labels[i] == 1).count();
         }
@@ -708,10 +771,37 @@ mod tests {
         assert!((4700..=5300).contains(&rare), "{rare} of 10000 draws were the rare class");
         // Weighting instead keeps every example once an epoch.
         let mut order: Vec<usize> = (0..labels.len()).collect();
-        Balance::Weights.epoch_order(&mut order, &by_class, &mut rng);
+        Balance::Weights.epoch_order(&mut order, &draws, &mut rng);
         let mut seen = order.clone();
         seen.sort_unstable();
         assert_eq!(seen, (0..labels.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn folder_sampling_balances_the_classes_within_each_folder_and_keeps_the_folders_shares() {
+        // Two sites, as PhysioNet's: the first 30 recordings, 24 of them
+        // abnormal (1); the second 70, 7 abnormal. Shuffled, the site says
+        // the class; drawn per folder, it does not.
+        let labels: Vec<usize> = (0..100).map(|i| usize::from(if i < 30 { i < 24 } else { i < 37 })).collect();
+        let folders: Vec<usize> = (0..100).map(|i| usize::from(i >= 30)).collect();
+        let draws = Draws::new(&labels, &folders);
+        let mut rng = SmallRng::seed_from_u64(3);
+        let mut order: Vec<usize> = (0..labels.len()).collect();
+        let mut counts = [[0usize; 2]; 2];
+        for _ in 0..200 {
+            Balance::FolderSampling.epoch_order(&mut order, &draws, &mut rng);
+            order.iter().for_each(|&i| counts[folders[i]][labels[i]] += 1);
+        }
+        let total = 200.0 * labels.len() as f64;
+        for (folder, share) in [(0, 0.3), (1, 0.7)] {
+            let [normal, abnormal] = counts[folder].map(|c| c as f64);
+            assert!(((normal + abnormal) / total - share).abs() < 0.01, "folder {folder}: {counts:?}");
+            assert!((abnormal / (normal + abnormal) - 0.5).abs() < 0.01, "folder {folder}: {counts:?}");
+        }
+        // A folder of one class gives that class only: nothing to balance.
+        let one = Draws::new(&[0, 0, 1, 1], &[0, 0, 1, 1]);
+        Balance::FolderSampling.epoch_order(&mut order, &one, &mut rng);
+        assert!(order.iter().all(|&i| i < 4));
     }
 
     #[test]
@@ -719,6 +809,8 @@ mod tests {
         let run = |balance| validation_losses(TrainConfig { epochs: 2, balance, ..TrainConfig::default() });
         assert_eq!(run(Balance::Weights), run(Balance::Weights));
         assert_ne!(run(Balance::Weights), run(Balance::Sampling));
+        // One folder: folder sampling is class-balanced sampling.
+        assert_eq!(run(Balance::FolderSampling), run(Balance::Sampling));
     }
 
     #[test]
@@ -789,7 +881,7 @@ mod tests {
             let cnn = CnnConfig::new(2).with_channels(vec![2]);
             let auxiliary = Some(Auxiliary { classes: 3, weight: 1.0 });
             let config = TrainConfig { epochs: 2, batch_size: 2, augment: None, auxiliary, ..TrainConfig::default() };
-            let data = TrainData { train: &set, validation: &set, classes: &classes };
+            let data = TrainData { train: &set, validation: &set, classes: &classes, folders: &[] };
             let trained = train(&cnn, &config, &batcher, data, &default_device(), |_| {}, |_, _| {}).unwrap();
             let losses: Vec<Option<f64>> = trained.log.iter().map(|e| e.validation_loss).collect();
             (losses, trained.model, cnn)
