@@ -74,6 +74,15 @@ fn loaders_read_the_real_datasets_and_folds_keep_patients_apart() {
     assert!(unknown.is_empty() && s.test.is_empty() && s.train.len() == cycles.examples.len());
 }
 
+/// Burn's generator is global to the process: a test that needs a seeded
+/// run to repeat itself (a resumed run against an uncut one) holds this,
+/// and so does every test here that draws weights or trains in-process
+/// (the CLI tests run in processes of their own).
+fn generator() -> std::sync::MutexGuard<'static, ()> {
+    static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    GENERATOR.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// 6 recordings per class of the heart set, as log-mel examples.
 fn tiny_heart(data: &Path) -> (Corpus, MelDataset, MelBatcher) {
     let mut corpus = HeartFolders.load(&data.join("heart-yaseen2018")).unwrap();
@@ -94,6 +103,7 @@ fn tiny_heart(data: &Path) -> (Corpus, MelDataset, MelBatcher) {
 
 #[test]
 fn a_few_training_steps_on_real_recordings_lower_the_loss() {
+    let _generator = generator();
     let Some(data) = common::shared_data() else { return };
     let (corpus, set, batcher) = tiny_heart(&data);
     // Early stopping off: this test is about what 12 steps do, and on 24
@@ -176,6 +186,7 @@ fn train_tiny(data: &Path, dir: &Path, pooling: Pooling) -> std::path::PathBuf {
 
 #[test]
 fn save_and_load_round_trip_bit_exactly_and_cards_refuse_foreign_weights() {
+    let _generator = generator();
     let Some(data) = common::shared_data() else { return };
     let dir = tempfile::tempdir().unwrap();
     let card_path = train_tiny(&data, dir.path(), Pooling::MeanStd);
@@ -229,6 +240,7 @@ fn save_and_load_round_trip_bit_exactly_and_cards_refuse_foreign_weights() {
 
 #[test]
 fn eval_gives_the_same_numbers_twice() {
+    let _generator = generator();
     let Some(data) = common::shared_data() else { return };
     let dir = tempfile::tempdir().unwrap();
     let card_path = train_tiny(&data, dir.path(), Pooling::Mean);
@@ -364,6 +376,7 @@ fn eval_pools_fold_models_each_on_its_own_held_out_patients() {
 
 #[test]
 fn batching_windows_gives_exactly_the_probabilities_of_one_window_at_a_time() {
+    let _generator = generator();
     use auscult::model::inference::{predict_windows, predict_windows_in_batches, WINDOW_BATCH};
     let Some(data) = common::shared_data() else { return };
     let (_, set, batcher) = tiny_heart(&data);
@@ -580,6 +593,7 @@ fn extra_training_data_joins_the_training_side_only() {
 
 #[test]
 fn auxiliary_sounds_train_on_the_training_side_and_leave_a_plain_model() {
+    let _generator = generator();
     let Some(data) = common::shared_data() else { return };
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("aux");
@@ -781,11 +795,39 @@ fn sprsound_loads_its_official_sets_trains_beside_icbhi_and_is_scored_as_the_cha
     assert!(!out.status.success() && err.contains("test-inter, test-intra or test-2023"), "{err}");
 }
 
+/// A small network on the PhysioNet subset with site training-d held out,
+/// written to `out`: the plan the `TrainPlan` tests vary.
+fn site_d_held_out(data: &Path, out: std::path::PathBuf) -> auscult::model::plan::TrainPlan {
+    auscult::model::plan::TrainPlan {
+        task: "heart-abnormal".into(),
+        data: data.join("physionet2016"),
+        extra_train: None,
+        split: auscult::model::plan::SplitChoice::HoldOutSite("training-d".into()),
+        n_fft: None,
+        hop: None,
+        n_mels: None,
+        channels: vec![4, 8],
+        pooling: auscult::model::model::Pooling::Mean,
+        dropout: 0.3,
+        train: TrainConfig::default(),
+        runs: 1,
+        band_norm: false,
+        auxiliary_weight: None,
+        init: None,
+        tune_bias: None,
+        feature_cache: None,
+        resumable: false,
+        out,
+        command: "test".into(),
+    }
+}
+
 /// `TrainPlan`, the library's whole training run, driven without the CLI:
 /// an observer hears the epochs, and the card it writes says what was done.
 #[test]
 fn a_train_plan_runs_without_the_cli_and_tells_its_observer() {
-    use auscult::model::plan::{Observer, SplitChoice, TrainPlan};
+    let _generator = generator();
+    use auscult::model::plan::{Observer, TrainPlan};
     let Some(data) = common::shared_data() else { return };
     std::env::set_var("AUSCULT_PLUGIN_PATH", common::plugin_dir());
     #[derive(Default)]
@@ -806,28 +848,7 @@ fn a_train_plan_runs_without_the_cli_and_tells_its_observer() {
         }
     }
     let out = tempfile::tempdir().unwrap();
-    let plan = TrainPlan {
-        task: "heart-abnormal".into(),
-        data: data.join("physionet2016"),
-        extra_train: None,
-        split: SplitChoice::HoldOutSite("training-d".into()),
-        n_fft: None,
-        hop: None,
-        n_mels: None,
-        channels: vec![4, 8],
-        pooling: auscult::model::model::Pooling::Mean,
-        dropout: 0.3,
-        train: TrainConfig { epochs: 2, max_steps: Some(3), ..TrainConfig::default() },
-        runs: 1,
-        band_norm: false,
-        auxiliary_weight: None,
-        init: None,
-        tune_bias: None,
-        feature_cache: None,
-        resumable: false,
-        out: out.path().join("m"),
-        command: "test".into(),
-    };
+    let plan = TrainPlan { train: TrainConfig { epochs: 2, max_steps: Some(3), ..TrainConfig::default() }, ..site_d_held_out(&data, out.path().join("m")) };
     let mut heard = Heard::default();
     let outcome = plan.run(&mut heard).unwrap();
     assert!(heard.epochs >= 1 && heard.features == 36, "epochs {}, features {}", heard.epochs, heard.features);
@@ -857,7 +878,8 @@ fn a_train_plan_runs_without_the_cli_and_tells_its_observer() {
 /// checkpoint behind.
 #[test]
 fn a_resumable_train_plan_cut_off_and_run_again_writes_the_uncut_runs_card() {
-    use auscult::model::plan::{Observer, SplitChoice, TrainPlan};
+    let _generator = generator();
+    use auscult::model::plan::{Observer, TrainPlan};
     let Some(data) = common::shared_data() else { return };
     std::env::set_var("AUSCULT_PLUGIN_PATH", common::plugin_dir());
     struct CutAt(Option<usize>, Vec<String>);
@@ -871,26 +893,9 @@ fn a_resumable_train_plan_cut_off_and_run_again_writes_the_uncut_runs_card() {
     }
     let dir = tempfile::tempdir().unwrap();
     let plan = |out: &str| TrainPlan {
-        task: "heart-abnormal".into(),
-        data: data.join("physionet2016"),
-        extra_train: None,
-        split: SplitChoice::HoldOutSite("training-d".into()),
-        n_fft: None,
-        hop: None,
-        n_mels: None,
-        channels: vec![4, 8],
-        pooling: auscult::model::model::Pooling::Mean,
-        dropout: 0.3,
         train: TrainConfig { epochs: 3, batch_size: 8, select: auscult::model::training::Selection::Last, ..TrainConfig::default() },
-        runs: 1,
-        band_norm: false,
-        auxiliary_weight: None,
-        init: None,
-        tune_bias: None,
-        feature_cache: None,
         resumable: true,
-        out: dir.path().join(out),
-        command: "test".into(),
+        ..site_d_held_out(&data, dir.path().join(out))
     };
     let uncut = plan("uncut").run(&mut CutAt(None, Vec::new())).unwrap();
 
