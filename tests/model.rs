@@ -1082,3 +1082,47 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// Every model in `models/` loads (card, weights and their sha256, the
+/// architecture) and classifies real recordings of its own task, with a
+/// probability for each of its classes: a model shipped without a recording
+/// it can be run on, or with a card that no longer fits its weights, fails.
+#[test]
+fn every_shipped_model_loads_and_classifies_recordings_of_its_task() {
+    let Some(data) = common::shared_data() else { return };
+    let root = common::workspace_root();
+    let mut names: Vec<String> = std::fs::read_dir(root.join("models"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().join("card.toml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 3, "{names:?}");
+    for name in &names {
+        let card = ModelCard::load(&root.join("models").join(name).join("card.toml")).unwrap();
+        let files = match card.task.as_str() {
+            "heart" => vec![data.join("heart-yaseen2018/MS/New_MS_001.wav")],
+            "heart-murmur" => vec![data.join("circor/training_data/49966_MV.wav")],
+            "heart-abnormal" => vec![data.join("physionet2016/training-a/a0038.wav"), data.join("physionet2016/training-e/e01135.wav")],
+            other => panic!("{name}: no recording of task {other} to run it on; add one here"),
+        };
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
+            .args(["analyze", "--model", name, "--format", "json"])
+            .args(&files)
+            .current_dir(&root)
+            .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(rows.len(), files.len(), "{name}");
+        for row in &rows {
+            let probs = row["probabilities"].as_object().unwrap();
+            assert_eq!(probs.len(), card.classes.len(), "{name}: {row}");
+            assert!(card.classes.iter().all(|c| probs.contains_key(c)), "{name}: {row}");
+            let sum: f64 = probs.values().map(|v| v.as_f64().unwrap()).sum();
+            assert!((sum - 1.0).abs() < 1e-4, "{name}: {row}");
+        }
+    }
+}
