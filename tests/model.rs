@@ -759,6 +759,26 @@ fn sprsound_loads_its_official_sets_trains_beside_icbhi_and_is_scored_as_the_cha
     let cycles = Icbhi { task: IcbhiTask::Cycles }.load(&data.join("icbhi")).unwrap();
     let v = split::validation_from_train(&cycles, &split::patient_kfold(&cycles, 5, 0, 1).train, 0.15, 1);
     assert_eq!(card.training.train_examples, v.train.len() + training_events);
+    // Scored on SPRSound's test events: SPRSound's figures, and ICBHI's
+    // only on ICBHI's data.
+    let scored = |data: &Path, split: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_auscult"))
+            .args(["eval", "--model"])
+            .arg(dir.path().join("cycles/card.toml"))
+            .arg("--data")
+            .arg(data)
+            .args(["--split", split, "--plots"])
+            .arg(dir.path().join("plots"))
+            .env("AUSCULT_PLUGIN_PATH", common::plugin_dir())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = scored(&dir_data, "test-2023");
+    assert!(text.contains("SPRSound Task 1-1") && !text.contains("ICBHI:"), "{text}");
+    let text = scored(&data.join("icbhi"), "test");
+    assert!(text.contains("ICBHI: specificity") && !text.contains("SPRSound"), "{text}");
 
     // A records model on the official split; each test set scored by name,
     // with the challenge's figures.

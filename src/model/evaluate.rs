@@ -23,10 +23,12 @@ pub fn patient_means(probs: &[Vec<f32>], corpus: &Corpus, indices: &[usize]) -> 
 /// interval from resampling its patients (2 000 times, seeded: the same
 /// figures twice).
 pub fn score(corpus: &Corpus, indices: &[usize], truth: &[usize], probs: &[Vec<f32>], task: &Task, data: &Path) -> metrics::Report {
-    let icbhi = task.icbhi;
+    // Each challenge's figures on its own data: a lung-cycles model scored on
+    // SPRSound events gets SPRSound's, not ICBHI's formula under ICBHI's name.
+    let on_sprsound = lung_cycles::layout(data) == Layout::Sprsound;
+    let icbhi = task.icbhi && !on_sprsound;
     let mut report = metrics::report(&corpus.classes, truth, probs, icbhi);
-    // The SPRSound challenge's figures on SPRSound's own data.
-    let sprsound = if lung_cycles::layout(data) == Layout::Sprsound { task.sprsound } else { &[] };
+    let sprsound = if on_sprsound { task.sprsound } else { &[] };
     report.sprsound = sprsound.iter().map(|(name, groups)| metrics::sprsound_score(name, &report.confusion, groups)).collect();
     if let Some(weights) = task.murmur_weights {
         report.murmur = Some(murmur_by_patient(corpus, indices, truth, probs, weights));
