@@ -100,18 +100,9 @@ struct Header {
     done: bool,
     order: Vec<usize>,
     best: Option<Best>,
-    log: Vec<LogRow>,
+    log: Vec<EpochLog>,
     /// Name, length and sha256 of each blob, in file order.
     blobs: Vec<(String, usize, String)>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct LogRow {
-    epoch: usize,
-    train_loss: f64,
-    validation_loss: Option<f64>,
-    validation_balanced_accuracy: Option<f64>,
-    seconds: f64,
 }
 
 const BLOBS: [&str; 3] = ["model", "optimizer", "best_model"];
@@ -132,17 +123,7 @@ impl Checkpoint {
             done: self.done,
             order: self.order.clone(),
             best: self.best,
-            log: self
-                .log
-                .iter()
-                .map(|e| LogRow {
-                    epoch: e.epoch,
-                    train_loss: e.train_loss,
-                    validation_loss: e.validation_loss,
-                    validation_balanced_accuracy: e.validation_balanced_accuracy,
-                    seconds: e.seconds,
-                })
-                .collect(),
+            log: self.log.clone(),
             blobs: BLOBS.iter().zip(blobs).map(|(name, b)| ((*name).to_string(), b.len(), hex(b))).collect(),
         };
         let json = serde_json::to_vec(&header).map_err(|e| io(std::io::Error::other(e)))?;
@@ -214,17 +195,7 @@ impl Checkpoint {
             done: header.done,
             order: header.order,
             best: header.best,
-            log: header
-                .log
-                .into_iter()
-                .map(|r| EpochLog {
-                    epoch: r.epoch,
-                    train_loss: r.train_loss,
-                    validation_loss: r.validation_loss,
-                    validation_balanced_accuracy: r.validation_balanced_accuracy,
-                    seconds: r.seconds,
-                })
-                .collect(),
+            log: header.log,
             model,
             optimizer,
             best_model,

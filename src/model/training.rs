@@ -352,7 +352,7 @@ impl TrainConfig {
 }
 
 /// One epoch's numbers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochLog {
     pub epoch: usize,
     /// The training loss (the main loss plus the weighted auxiliary one).
