@@ -431,8 +431,11 @@ pub fn train(
     let mut log = Vec::new();
     let mut steps = 0usize;
     let mut first_epoch = 1;
-    if let Some(saved) = config.checkpoint.as_ref().map(|c| Checkpoint::load(&c.path, &c.run)).transpose()?.flatten() {
-        let path = &config.checkpoint.as_ref().expect("loaded from it").path;
+    let resumed = match &config.checkpoint {
+        Some(c) => Checkpoint::load(&c.path, &c.run)?.map(|saved| (saved, &c.path)),
+        None => None,
+    };
+    if let Some((saved, path)) = resumed {
         let corrupt = |reason: String| CheckpointError::Corrupt { path: path.clone(), reason };
         // The parameter ids come back with the weights, and Adam's moments
         // are keyed by them.
