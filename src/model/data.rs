@@ -91,6 +91,14 @@ impl Default for Augment {
     }
 }
 
+/// A batch's normalised inputs (mel-major, one input after another) and
+/// labels, before they become tensors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchData {
+    pub inputs: Vec<f32>,
+    pub labels: Vec<i64>,
+}
+
 /// Builds `[batch, 1, n_mels, frames]` inputs and `[batch]` labels.
 #[derive(Debug, Clone)]
 pub struct MelBatcher {
@@ -184,23 +192,29 @@ impl MelBatcher {
     }
 
     /// A batch from `indices` into `dataset`.
-    pub fn batch(
-        &self,
-        dataset: &MelDataset,
-        indices: &[usize],
-        mut augment: Option<(&Augment, &mut SmallRng)>,
-        device: &Device,
-    ) -> (Tensor<4>, Tensor<1, Int>) {
-        let mut data = Vec::with_capacity(indices.len() * self.n_mels * self.frames);
+    pub fn batch(&self, dataset: &MelDataset, indices: &[usize], augment: Option<(&Augment, &mut SmallRng)>, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+        self.tensors(self.batch_data(dataset, indices, augment), device)
+    }
+
+    /// The same batch as plain data: assembling it touches no tensor, so a
+    /// thread beside the training step can do it (see `loader`).
+    pub fn batch_data(&self, dataset: &MelDataset, indices: &[usize], mut augment: Option<(&Augment, &mut SmallRng)>) -> BatchData {
+        let mut inputs = Vec::with_capacity(indices.len() * self.n_mels * self.frames);
         let mut labels = Vec::with_capacity(indices.len());
         for &i in indices {
             let e = &dataset.examples[i];
             let aug = augment.as_mut().map(|(a, r)| (*a, &mut **r));
-            data.extend(self.input(e, dataset, aug));
+            inputs.extend(self.input(e, dataset, aug));
             labels.push(e.label as i64);
         }
-        let x = Tensor::<4>::from_data(TensorData::new(data, [indices.len(), 1, self.n_mels, self.frames]), device);
-        let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [indices.len()]), device);
+        BatchData { inputs, labels }
+    }
+
+    /// `[batch, 1, n_mels, frames]` inputs and `[batch]` labels on `device`.
+    pub fn tensors(&self, data: BatchData, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+        let rows = data.labels.len();
+        let x = Tensor::<4>::from_data(TensorData::new(data.inputs, [rows, 1, self.n_mels, self.frames]), device);
+        let y = Tensor::<1, Int>::from_data(TensorData::new(data.labels, [rows]), device);
         (x, y)
     }
 

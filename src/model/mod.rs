@@ -1,6 +1,7 @@
 //! The CNN classifier, laid out as Burn's own examples are: `model.rs`
 //! (Module + Config), `data.rs` (dataset and batcher), `training.rs`,
-//! `inference.rs`; plus `features.rs` (recording -> log-mel, through the
+//! `inference.rs`; plus `loader.rs` (training batches assembled on a
+//! thread beside the training step), `features.rs` (recording -> log-mel, through the
 //! model's chain), `cache.rs` (those log-mels kept on disk),
 //! `checkpoint.rs` (a training run's state after each epoch), `card.rs`
 //! (what a shipped model is), `decision.rs` (class offsets tuned on
@@ -16,6 +17,7 @@ pub mod evaluate;
 pub mod features;
 pub mod inference;
 pub mod live;
+pub mod loader;
 #[allow(clippy::module_inception)]
 pub mod model;
 pub mod pipeline;

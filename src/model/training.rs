@@ -21,6 +21,7 @@ use burn::tensor::{Bytes, Device, Int, Tensor, TensorData};
 use super::checkpoint::{Best, Checkpoint, CheckpointError, Checkpointing};
 use super::data::{Augment, MelBatcher, MelDataset};
 use super::inference::{default_device, load_with_ids, warm_start, weights_bytes, weights_with_ids};
+use super::loader::{EpochLoad, LoadedBatch};
 use super::model::{Cnn, CnnConfig};
 use crate::metrics;
 
@@ -475,33 +476,38 @@ pub fn train(
         config.balance.epoch_order(&mut order, &draws, &mut rng);
         let (mut loss_sum, mut batches) = (0.0f64, 0usize);
         let mut out_of_steps = false;
-        for chunk in order.chunks(config.batch_size) {
-            let augment = config.augment.as_ref().map(|a| (a, &mut rng));
-            let (x, y) = batcher.batch(train, chunk, augment, &autodiff);
-            // Drawn after the batch, so that runs without it draw as before.
-            let mixup = config.mixup.then(|| Mixup::draw(chunk.len(), &mut rng));
-            let x = mixed(mixup.as_ref(), x);
-            let (logits, auxiliary_logits) = model.forward_with_auxiliary(x);
-            let mut loss = match &mixup {
-                Some(m) => m.loss(&loss_fn, logits, y),
-                None => loss_fn.forward(logits, y),
-            };
-            if let (Some(auxiliary), Some(auxiliary_logits)) = (&config.auxiliary, auxiliary_logits) {
-                let targets = mixed(mixup.as_ref(), batcher.auxiliary_targets(train, chunk, auxiliary.classes, &autodiff));
-                loss = loss + auxiliary_loss(auxiliary_logits, targets).mul_scalar(auxiliary.weight);
+        let load = EpochLoad { dataset: train, batcher, order: &order, batch_size: config.batch_size, augment: config.augment.as_ref(), mixup: config.mixup };
+        // The next batches are assembled on the loader's thread while this
+        // one trains; the generator comes back for the next epoch's order.
+        (model, rng) = std::thread::scope(|scope| {
+            let loader = load.start(scope, rng);
+            let mut model = model;
+            while let Some(LoadedBatch { indices, data, mixup }) = loader.next_batch() {
+                let (x, y) = batcher.tensors(data, &autodiff);
+                let x = mixed(mixup.as_ref(), x);
+                let (logits, auxiliary_logits) = model.forward_with_auxiliary(x);
+                let mut loss = match &mixup {
+                    Some(m) => m.loss(&loss_fn, logits, y),
+                    None => loss_fn.forward(logits, y),
+                };
+                if let (Some(auxiliary), Some(auxiliary_logits)) = (&config.auxiliary, auxiliary_logits) {
+                    let targets = mixed(mixup.as_ref(), batcher.auxiliary_targets(train, &indices, auxiliary.classes, &autodiff));
+                    loss = loss + auxiliary_loss(auxiliary_logits, targets).mul_scalar(auxiliary.weight);
+                }
+                let value = f64::from(loss.clone().into_scalar::<f32>());
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optimizer.step(schedule.step(), model, grads);
+                loss_sum += value;
+                batches += 1;
+                steps += 1;
+                on_step(steps, value);
+                if config.max_steps.is_some_and(|m| steps >= m) {
+                    out_of_steps = true;
+                    break;
+                }
             }
-            let value = f64::from(loss.clone().into_scalar::<f32>());
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(schedule.step(), model, grads);
-            loss_sum += value;
-            batches += 1;
-            steps += 1;
-            on_step(steps, value);
-            if config.max_steps.is_some_and(|m| steps >= m) {
-                out_of_steps = true;
-                break;
-            }
-        }
+            (model, loader.finish())
+        });
         let entry = epoch_log(&model, epoch, loss_sum / batches.max(1) as f64, started);
         on_epoch(&entry);
         // A run out of steps stops where it is, unscored; without a score
