@@ -175,6 +175,40 @@ fn error_status_is_bypassed_with_its_message() {
 }
 
 #[test]
+fn a_plugin_that_panics_when_the_stream_ends_is_flagged_and_the_rest_of_the_chain_still_ends_it() {
+    // Panic mode, but on a block far past the stream's end: only the flush
+    // meets it. The gain after it has no end-of-stream extension.
+    let mut chain = chain_of(&[("faulty", &[("mode", 1.0), ("every_n", 1000.0)]), ("gain", &[("gain_db", 0.0)])], 4000.0, 100);
+    let input = sine(100.0, 0.5, 4000.0, 1000);
+    let mut out = vec![0.0; input.len()];
+    let mut events: Vec<ChainEvent> = Vec::with_capacity(64);
+    chain.process(&input, &mut out, &mut events);
+    assert!(chain.slots()[0].fault().is_none());
+    let before = events.len();
+    chain.flush(&mut events);
+    let fault = chain.slots()[0].fault().expect("the panic at the end is flagged");
+    assert_eq!(fault.kind, FaultKind::Panicked);
+    assert_eq!(fault.at_sample, 1000, "at the end of the stream");
+    assert!(fault.message().contains("injected panic at the end of the stream"), "{fault}");
+    assert_eq!(events.len(), before, "a faulted flush adds nothing");
+    assert!(chain.slots()[1].fault().is_none());
+    assert_eq!(chain.position(), 0, "a new stream starts at 0");
+
+    // Error mode: the message is kept, and the next stream runs it again
+    // once the fault is cleared.
+    let mut chain = chain_of(&[("faulty", &[("mode", 4.0), ("every_n", 1000.0)])], 4000.0, 100);
+    chain.process(&input, &mut out, &mut events);
+    chain.flush(&mut events);
+    let fault = chain.slots()[0].fault().expect("the error at the end is flagged");
+    assert_eq!(fault.kind, FaultKind::Error);
+    assert!(fault.message().contains("injected error at the end of the stream"), "{fault}");
+    chain.clear_fault(0).unwrap();
+    let mut again: Vec<ChainEvent> = Vec::with_capacity(64);
+    chain.process(&input[..200], &mut out[..200], &mut again);
+    assert_eq!(again.iter().map(|e| e.sample).collect::<Vec<_>>(), vec![0, 100], "the new stream's events count from 0");
+}
+
+#[test]
 fn events_are_placed_on_the_input_timeline() {
     let mut chain = chain_of(&[("faulty", &[])], 4000.0, 50);
     let mut events = Vec::with_capacity(10);

@@ -197,3 +197,42 @@ fn heart_mode_s1_and_s2_onsets_against_circor_annotations() {
         assert!(stdout.contains(&format!("{name}  ")), "{stdout}");
     }
 }
+
+/// Heart mode holds each onset back a second for the next window to
+/// confirm. When the stream ends, the host's flush (the end-of-stream
+/// extension) has the last second's onsets, placed on the same timeline;
+/// and the stream after it starts over.
+#[test]
+fn heart_mode_reports_the_last_seconds_onsets_when_the_stream_ends() {
+    let Some(data) = common::shared_data() else { return };
+    let wav = data.join("circor/training_data/49966_MV.wav");
+    let audio = auscult::audio::decode_file(&wav).unwrap();
+    let rate = f64::from(audio.sample_rate);
+    let lib = PluginLibrary::load(&common::plugin("segment")).unwrap();
+    let mut inst = PluginInstance::new(lib.clone(), rate, 1024).unwrap();
+    inst.set_param(lib.info().param("mode").unwrap().id, 1.0).unwrap();
+    let mut chain = Chain::new(rate, 1024);
+    chain.push("segment", inst, false);
+    let end = audio.samples.len() as u64;
+    let beats = |events: &[ChainEvent]| events.iter().filter(|e| matches!(e.kind, EventKind::S1 | EventKind::S2)).count();
+
+    let mut out = vec![0.0; audio.samples.len()];
+    let mut events = Vec::with_capacity(10_000);
+    chain.process(&audio.samples, &mut out, &mut events);
+    let streamed = events.len();
+    let last_streamed = events.iter().map(|e| e.sample).max().unwrap();
+    assert!(beats(&events) > 10, "{} beats", beats(&events));
+    assert!(last_streamed + rate as u64 <= end, "the last second is held back while the stream runs");
+
+    chain.flush(&mut events);
+    let tail = &events[streamed..];
+    assert!(!tail.is_empty(), "the held-back onsets come out at the end");
+    assert!(tail.iter().all(|e| e.sample > last_streamed && e.sample < end), "{tail:?} after {last_streamed}, before {end}");
+    assert!(tail.iter().all(|e| matches!(e.kind, EventKind::S1 | EventKind::S2) && (40.0..=200.0).contains(&e.value)), "{tail:?}");
+    assert!(end - tail.iter().map(|e| e.sample).max().unwrap() < rate as u64, "onsets in the last second: {tail:?}");
+
+    let mut again = Vec::with_capacity(10_000);
+    chain.process(&audio.samples, &mut out, &mut again);
+    chain.flush(&mut again);
+    assert_eq!(again, events, "the next stream starts over from 0");
+}

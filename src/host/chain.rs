@@ -164,6 +164,33 @@ pub struct ChainEvent {
     pub slot: usize,
 }
 
+/// Where one plugin's events land on the chain's input timeline: `at` is
+/// the input frame its offsets count from, less the latency of the
+/// plugins before it.
+struct Placed {
+    at: u64,
+    upstream_latency: u64,
+    slot: usize,
+}
+
+impl Placed {
+    /// Appends `reported` to `events` while it has spare capacity (never
+    /// allocating); returns how many did not fit. Unknown kinds are skipped.
+    fn append(&self, reported: &[Event], events: &mut Vec<ChainEvent>) -> u64 {
+        let mut dropped = 0;
+        for e in reported {
+            let Some(kind) = EventKind::from_raw(e.kind) else { continue };
+            if events.len() == events.capacity() {
+                dropped += 1;
+                continue;
+            }
+            let sample = (self.at as i64 + e.offset - self.upstream_latency as i64).max(0) as u64;
+            events.push(ChainEvent { sample, kind, value: e.value, slot: self.slot });
+        }
+        dropped
+    }
+}
+
 /// Pairs a segmenter's `cycle_start` and `cycle_end` events into cycles,
 /// across blocks. An end with no open start is ignored.
 #[derive(Debug, Default, Clone, Copy)]
@@ -446,7 +473,46 @@ impl Chain {
             events.reserve(self.len() * EVENTS_PER_BLOCK);
             self.process(i, o, &mut events);
         }
+        // The signal is the whole stream: what the plugins held back for
+        // later audio is theirs to report now.
+        events.reserve(self.len() * EVENTS_PER_BLOCK);
+        self.flush(&mut events);
         (output, events)
+    }
+
+    /// Ends the stream: each running plugin reports the events it held back
+    /// for audio that will not come (the end-of-stream extension, see
+    /// [`PluginInstance::flush`]), placed on the input's timeline as
+    /// `process` places them, and starts over; the position returns to 0,
+    /// as after [`reset`](Self::reset). A plugin that fails here faults as
+    /// in `process`, its events discarded. Never allocates when `events`
+    /// has spare capacity.
+    pub fn flush(&mut self, events: &mut Vec<ChainEvent>) {
+        let end = self.position;
+        let mut upstream_latency: u64 = 0;
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            if !slot.active() {
+                continue;
+            }
+            let (mut count, mut dropped) = (0, 0);
+            let status = slot.instance.flush(&mut slot.events, &mut count, &mut dropped);
+            slot.stats.dropped_events += u64::from(dropped);
+            let kind = match status {
+                Status::Ok => None,
+                Status::Panicked => Some(FaultKind::Panicked),
+                Status::Error | Status::InvalidArgument => Some(FaultKind::Error),
+            };
+            if let Some(kind) = kind {
+                let message = ErrorBuf { bytes: slot.instance.last_error().bytes };
+                slot.stats.faults += 1;
+                slot.fault = Some(Fault { kind, at_sample: end, message });
+                continue;
+            }
+            let placed = Placed { at: end, upstream_latency, slot: index };
+            self.dropped_events += placed.append(&slot.events[..count], events);
+            upstream_latency += u64::from(slot.instance.latency());
+        }
+        self.position = 0;
     }
 
     /// Runs the chain over `input` (any length), writing `output` (same
@@ -521,15 +587,8 @@ impl Chain {
                 slot.fault = Some(Fault { kind, at_sample: block_start, message });
                 continue;
             }
-            for e in &slot.events[..count] {
-                let Some(kind) = EventKind::from_raw(e.kind) else { continue };
-                if events.len() == events.capacity() {
-                    self.dropped_events += 1;
-                    continue;
-                }
-                let sample = (block_start as i64 + e.offset - upstream_latency as i64).max(0) as u64;
-                events.push(ChainEvent { sample, kind, value: e.value, slot: index });
-            }
+            let placed = Placed { at: block_start, upstream_latency, slot: index };
+            self.dropped_events += placed.append(&slot.events[..count], events);
             upstream_latency += u64::from(slot.instance.latency());
             current = match current {
                 At::Input | At::B => At::A,

@@ -127,6 +127,32 @@ impl PluginInstance {
         }
     }
 
+    /// The stream has ended: the events the plugin held back (offsets from
+    /// the frame after the last one processed), then the instance starts
+    /// over as after [`reset`](Self::reset). A plugin without the
+    /// end-of-stream extension held nothing back and is reset. Does not
+    /// allocate.
+    pub fn flush(&mut self, events: &mut [Event], event_count: &mut usize, dropped: &mut u32) -> Status {
+        self.err.clear();
+        (*event_count, *dropped) = (0, 0);
+        if let Backend::Native { handle, library } = &mut self.backend {
+            if let Some(flush) = library.fns.flush {
+                let mut buffer = EventBuffer { events: events.as_mut_ptr(), capacity: events.len() as u32, count: 0, dropped: 0 };
+                // SAFETY: a live handle (freed only in Drop), `buffer` over
+                // `events`' whole capacity; `&mut self` keeps calls on this
+                // instance from overlapping.
+                let status = unsafe { flush(*handle, &mut buffer, &mut self.err) };
+                *event_count = (buffer.count as usize).min(events.len());
+                *dropped = buffer.dropped;
+                return Status::from_raw(status);
+            }
+        }
+        match self.reset() {
+            Ok(()) => Status::Ok,
+            Err(e) => e.status,
+        }
+    }
+
     /// The message of the last failed call, in the host-owned buffer.
     pub fn last_error(&self) -> &ErrorBuf {
         &self.err

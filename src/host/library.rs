@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use auscult_plugin_api::abi::{EntryFn, ErrorBuf, EventBuffer, Instance, PluginDescriptor, ENTRY_SYMBOL};
+use auscult_plugin_api::abi::{EntryFn, ErrorBuf, EventBuffer, FlushExtension, Instance, PluginDescriptor, ENTRY_SYMBOL, FLUSH_EXTENSION_ID};
 
 use super::abi::{self, DescriptorError, PluginInfo};
 use crate::trust::TrustError;
@@ -43,7 +43,11 @@ pub(crate) struct Functions {
     pub get_param: unsafe extern "C" fn(Instance, u32, *mut f64, *mut ErrorBuf) -> i32,
     pub reset: unsafe extern "C" fn(Instance, *mut ErrorBuf) -> i32,
     pub latency: unsafe extern "C" fn(Instance) -> u32,
+    /// The end-of-stream extension's call, where the plugin offers it.
+    pub flush: Option<FlushFn>,
 }
+
+pub(crate) type FlushFn = unsafe extern "C" fn(Instance, *mut EventBuffer, *mut ErrorBuf) -> i32;
 
 /// A loaded plugin library. Instances hold an `Arc` to it, so the library is
 /// unloaded only after the last instance is destroyed; no raw symbol leaves
@@ -94,6 +98,8 @@ impl PluginLibrary {
             get_param: d.get_param.ok_or_else(|| missing("get_param"))?,
             reset: d.reset.ok_or_else(|| missing("reset"))?,
             latency: d.latency.ok_or_else(|| missing("latency"))?,
+            // SAFETY: the descriptor's own `get_extension`, if any.
+            flush: unsafe { flush_extension(d.get_extension) },
         };
         Ok(Arc::new(PluginLibrary { info, path: path.to_path_buf(), fns, _library: library }))
     }
@@ -105,6 +111,22 @@ impl PluginLibrary {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// The end-of-stream call, if the library offers the extension; one whose
+/// struct is too short to hold it counts as not offering it.
+///
+/// # Safety
+/// `get_extension` is the library's own, returning null or a pointer to a
+/// static extension struct of the id asked for, as the ABI says.
+unsafe fn flush_extension(get_extension: Option<unsafe extern "C" fn(*const std::ffi::c_char) -> *const std::ffi::c_void>) -> Option<FlushFn> {
+    let get = get_extension?;
+    // SAFETY: a NUL-terminated id, read by the plugin during the call only.
+    let ext = unsafe { get(FLUSH_EXTENSION_ID.as_ptr()) }.cast::<FlushExtension>();
+    // SAFETY: null or the library's static `FlushExtension`, whose first
+    // field is its size; the call is read only when the size covers it.
+    let ext = unsafe { ext.as_ref() }?;
+    (ext.struct_size as usize >= std::mem::size_of::<FlushExtension>()).then_some(ext.flush).flatten()
 }
 
 /// dlerror text, without the path it repeats.

@@ -201,6 +201,24 @@ typedef struct PluginDescriptor {
 // here. `[control-thread]`
 typedef const struct PluginDescriptor *(*EntryFn)(void);
 
+// The end-of-stream extension, `auscult.flush/1`: for a plugin that holds
+// events back until later audio confirms them (a heart-sound detector
+// waits a second for the next window), so that a host can say no more
+// audio will come and have them all. A plugin without it holds nothing
+// back, and a host ends its stream with `reset`.
+//
+// The struct is the library's, static, valid until it is unloaded.
+typedef struct FlushExtension {
+  // `size_of::<FlushExtension>()` as the plugin was built.
+  uint32_t struct_size;
+  // The stream has ended after the last frame `process` was given:
+  // appends the events held back to `events`, their offsets relative to
+  // the frame after that last one (so zero or below), as `process` does
+  // for a block of no frames; then the instance is as after `reset`, its
+  // parameters kept, ready for a new stream. `[audio-thread] [no-alloc]`
+  int32_t (*flush)(Instance instance, struct EventBuffer *events, struct ErrorBuf *err);
+} FlushExtension;
+
 // The version of this ABI, written first in every [`PluginDescriptor`].
 #define ABI_VERSION (AbiVersion){ .major = 1, .minor = 0, .patch = 0 }
 

@@ -214,6 +214,18 @@ pub trait Plugin: Send + Sized + 'static {
     fn latency(&self) -> u32 {
         0
     }
+
+    /// Whether the plugin holds events back until later audio confirms
+    /// them; the shim offers the end-of-stream extension
+    /// ([`abi::FlushExtension`]) only then.
+    const FLUSHES: bool = false;
+
+    /// The stream has ended: push the events held back, at offsets from the
+    /// frame after the last one processed (zero or below). The shim resets
+    /// the plugin afterwards. `[audio-thread] [no-alloc]`
+    fn flush(&mut self, _events: &mut Events<'_>) -> Result<(), PluginError> {
+        Ok(())
+    }
 }
 
 /// Exports a [`Plugin`] implementation as an auscult plugin library.

@@ -9,11 +9,11 @@
 //! [`export_plugin!`]: crate::export_plugin
 
 use std::cell::RefCell;
-use std::ffi::{c_char, c_void};
+use std::ffi::{c_char, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Once;
 
-use crate::abi::{AbiVersion, ErrorBuf, EventBuffer, Instance, ParamDescriptor, PluginDescriptor, Status, ABI_VERSION};
+use crate::abi::{AbiVersion, ErrorBuf, EventBuffer, FlushExtension, Instance, ParamDescriptor, PluginDescriptor, Status, ABI_VERSION, FLUSH_EXTENSION_ID};
 use crate::{check_param, Events, Plugin, PluginError};
 
 /// The descriptor for `P`, built at compile time.
@@ -35,7 +35,7 @@ pub const fn descriptor<P: Plugin>() -> PluginDescriptor {
         get_param: Some(get_param::<P>),
         reset: Some(reset::<P>),
         latency: Some(latency::<P>),
-        get_extension: Some(get_extension),
+        get_extension: Some(get_extension::<P>),
     }
 }
 
@@ -193,8 +193,19 @@ unsafe extern "C" fn process<P: Plugin>(
         // each buffer for the duration of the call.
         unsafe { (std::slice::from_raw_parts(input, frames), std::slice::from_raw_parts_mut(output, frames)) }
     };
-    // SAFETY: `events` is null or the host's buffer, untouched by it during
-    // the call, per the ABI.
+    let plugin = &mut w.plugin;
+    // SAFETY: `events` is null or the host's buffer, per the ABI.
+    unsafe { with_events(events, |sink| guarded(err, Some(&mut w.poisoned), || plugin.process(input, output, sink))) }
+}
+
+/// Runs `f` with the host's event buffer as [`Events`], then records in it
+/// how many were written and dropped.
+///
+/// # Safety
+/// `events` is null or the host's buffer of `capacity` initialised events,
+/// untouched by the host during the call, per the ABI.
+unsafe fn with_events(events: *mut EventBuffer, f: impl FnOnce(&mut Events<'_>) -> i32) -> i32 {
+    // SAFETY: null or the host's buffer, as the caller promises.
     let (slots, buffer): (&mut [crate::Event], Option<&mut EventBuffer>) = match unsafe { events.as_mut() } {
         Some(buf) if !buf.events.is_null() && buf.capacity > 0 => {
             // SAFETY: the host provides `capacity` initialised events.
@@ -204,8 +215,7 @@ unsafe extern "C" fn process<P: Plugin>(
         other => (&mut [], other),
     };
     let mut sink = Events::new(slots);
-    let plugin = &mut w.plugin;
-    let status = guarded(err, Some(&mut w.poisoned), || plugin.process(input, output, &mut sink));
+    let status = f(&mut sink);
     if let Some(buf) = buffer {
         buf.count = sink.as_slice().len() as u32;
         buf.dropped = buf.dropped.saturating_add(sink.dropped() as u32);
@@ -262,7 +272,155 @@ unsafe extern "C" fn latency<P: Plugin>(instance: Instance) -> u32 {
     catch_unwind(AssertUnwindSafe(|| w.plugin.latency())).unwrap_or(0)
 }
 
-unsafe extern "C" fn get_extension(_id: *const c_char) -> *const c_void {
-    // No extensions are defined in ABI 1.0.
-    std::ptr::null()
+unsafe extern "C" fn flush<P: Plugin>(instance: Instance, events: *mut EventBuffer, err: *mut ErrorBuf) -> i32 {
+    // SAFETY: the host's `err` and handle, per the ABI.
+    let (err, w) = unsafe { (error_buf(err), wrapper::<P>(instance)) };
+    let Some(w) = w else { return report(Err(NULL_INSTANCE), err) };
+    if w.poisoned {
+        return report(Err(PluginError { status: Status::Panicked, message: "instance panicked earlier; reset it first".into() }), err);
+    }
+    let plugin = &mut w.plugin;
+    let poisoned = &mut w.poisoned;
+    // SAFETY: `events` is null or the host's buffer, per the ABI.
+    unsafe {
+        with_events(events, |sink| {
+            // The stream is over either way: a new one starts clean.
+            guarded(err, Some(poisoned), || {
+                let held = plugin.flush(sink);
+                plugin.reset();
+                held
+            })
+        })
+    }
+}
+
+/// The extensions `P` offers: the end-of-stream one where it flushes.
+unsafe extern "C" fn get_extension<P: Plugin>(id: *const c_char) -> *const c_void {
+    if id.is_null() || !P::FLUSHES {
+        return std::ptr::null();
+    }
+    // SAFETY: a NUL-terminated string the host owns for the call, per the ABI.
+    let id = unsafe { CStr::from_ptr(id) };
+    if id != FLUSH_EXTENSION_ID {
+        return std::ptr::null();
+    }
+    let extension: &'static FlushExtension = const { &FlushExtension { struct_size: std::mem::size_of::<FlushExtension>() as u32, flush: Some(flush::<P>) } };
+    (extension as *const FlushExtension).cast()
+}
+
+#[cfg(test)]
+// Tests poke at foreign memory on purpose; the production code says why each unsafe block is sound.
+#[allow(clippy::undocumented_unsafe_blocks)]
+mod tests {
+    use super::*;
+    use crate::abi::Event;
+    use crate::EventKind;
+    use std::ffi::CStr;
+
+    /// Holds one onset back until the stream ends; panics there when told.
+    struct Holder {
+        held: bool,
+        panic_at_end: bool,
+    }
+
+    impl Plugin for Holder {
+        const ID: &'static CStr = c"org.example.holder";
+        const NAME: &'static CStr = c"Holder";
+        const VERSION: &'static CStr = c"1.0.0";
+        const DESCRIPTION: &'static CStr = c"Holds an event back until the end";
+        const PARAMS: &'static [ParamDescriptor] = &[];
+        const FLUSHES: bool = true;
+
+        fn new(_: f64, _: usize) -> Result<Self, PluginError> {
+            Ok(Holder { held: false, panic_at_end: false })
+        }
+        fn process(&mut self, input: &[f32], output: &mut [f32], _: &mut Events<'_>) -> Result<(), PluginError> {
+            output.copy_from_slice(input);
+            self.held = true;
+            Ok(())
+        }
+        fn set_param(&mut self, _: u32, _: f64) -> Result<(), PluginError> {
+            Err(PluginError::new("none"))
+        }
+        fn get_param(&self, _: u32) -> Option<f64> {
+            None
+        }
+        fn reset(&mut self) {
+            self.held = false;
+        }
+        fn flush(&mut self, events: &mut Events<'_>) -> Result<(), PluginError> {
+            assert!(!self.panic_at_end, "told to");
+            if self.held {
+                events.push(-3, EventKind::S1, 72.0);
+            }
+            Ok(())
+        }
+    }
+
+    /// The same without the extension.
+    struct Plain;
+
+    impl Plugin for Plain {
+        const ID: &'static CStr = c"org.example.plain";
+        const NAME: &'static CStr = c"Plain";
+        const VERSION: &'static CStr = c"1.0.0";
+        const DESCRIPTION: &'static CStr = c"Holds nothing";
+        const PARAMS: &'static [ParamDescriptor] = &[];
+
+        fn new(_: f64, _: usize) -> Result<Self, PluginError> {
+            Ok(Plain)
+        }
+        fn process(&mut self, _: &[f32], _: &mut [f32], _: &mut Events<'_>) -> Result<(), PluginError> {
+            Ok(())
+        }
+        fn set_param(&mut self, _: u32, _: f64) -> Result<(), PluginError> {
+            Err(PluginError::new("none"))
+        }
+        fn get_param(&self, _: u32) -> Option<f64> {
+            None
+        }
+        fn reset(&mut self) {}
+    }
+
+    fn extension<P: Plugin>(id: &CStr) -> Option<&'static FlushExtension> {
+        let get = descriptor::<P>().get_extension.unwrap();
+        unsafe { get(id.as_ptr()).cast::<FlushExtension>().as_ref() }
+    }
+
+    #[test]
+    fn the_end_of_stream_extension_is_offered_by_plugins_that_flush_and_only_under_its_id() {
+        let ext = extension::<Holder>(FLUSH_EXTENSION_ID).expect("offered");
+        assert_eq!(ext.struct_size as usize, std::mem::size_of::<FlushExtension>());
+        assert!(ext.flush.is_some());
+        assert!(extension::<Holder>(c"auscult.flush/2").is_none());
+        assert!(extension::<Plain>(FLUSH_EXTENSION_ID).is_none());
+        assert!(unsafe { get_extension::<Holder>(std::ptr::null()) }.is_null());
+    }
+
+    #[test]
+    fn flush_reports_what_was_held_back_then_resets_and_a_panic_there_poisons() {
+        let flush = extension::<Holder>(FLUSH_EXTENSION_ID).unwrap().flush.unwrap();
+        let mut instance: Instance = std::ptr::null_mut();
+        let mut err = ErrorBuf::default();
+        assert_eq!(unsafe { create::<Holder>(4000.0, 64, &mut instance, &mut err) }, Status::Ok as i32);
+        let (input, mut output) = ([0.5f32; 8], [0.0f32; 8]);
+        let mut slots = [Event::default(); 4];
+        let mut buffer = EventBuffer { events: slots.as_mut_ptr(), capacity: 4, count: 0, dropped: 0 };
+        assert_eq!(unsafe { process::<Holder>(instance, input.as_ptr(), output.as_mut_ptr(), 8, &mut buffer, &mut err) }, Status::Ok as i32);
+        assert_eq!(buffer.count, 0, "held back while the stream runs");
+
+        assert_eq!(unsafe { flush(instance, &mut buffer, &mut err) }, Status::Ok as i32);
+        assert_eq!(buffer.count, 1);
+        assert_eq!((slots[0].offset, slots[0].kind, slots[0].value), (-3, EventKind::S1 as u32, 72.0));
+        let mut buffer = EventBuffer { events: slots.as_mut_ptr(), capacity: 4, count: 0, dropped: 0 };
+        assert_eq!(unsafe { flush(instance, &mut buffer, &mut err) }, Status::Ok as i32);
+        assert_eq!(buffer.count, 0, "reset after the first flush: nothing held");
+
+        unsafe { wrapper::<Holder>(instance) }.unwrap().plugin.panic_at_end = true;
+        assert_eq!(unsafe { flush(instance, &mut buffer, &mut err) }, Status::Panicked as i32);
+        assert!(err.message().contains("told to"), "{}", err.message());
+        assert_eq!(unsafe { process::<Holder>(instance, input.as_ptr(), output.as_mut_ptr(), 8, &mut buffer, &mut err) }, Status::Panicked as i32);
+        assert_eq!(unsafe { flush(std::ptr::null_mut(), &mut buffer, &mut err) }, Status::Error as i32);
+        unsafe { destroy::<Holder>(instance) };
+    }
 }

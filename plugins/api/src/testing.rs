@@ -1,5 +1,5 @@
 //! Checks that a plugin keeps the ABI's `[no-alloc]` promise: a counting
-//! global allocator, and a run of `process` and `set_param` under it.
+//! global allocator, and a run of `process`, `set_param` and `flush` under it.
 //!
 //! A plugin crate's own tests install the allocator (each test binary has
 //! one global allocator, and a plugin library its own, so the check runs
@@ -54,7 +54,7 @@ pub fn allocations() -> usize {
 /// noise and 1 Hz bursts, so that envelopes, detectors and decoders all
 /// have work) through `process` in blocks of `block`, and every parameter
 /// set to its minimum, maximum, a middle value and its default between
-/// blocks. Panics, naming the call, if any of it allocated; also panics
+/// blocks; then `flush` at the end of a stream. Panics, naming the call, if any of it allocated; also panics
 /// if the allocator is not installed (the check would prove nothing).
 pub fn assert_no_allocation<P: Plugin>(sample_rate: f64, block: usize) {
     let probe = allocations();
@@ -102,16 +102,29 @@ pub fn assert_no_allocation<P: Plugin>(sample_rate: f64, block: usize) {
             }
         }
     }
+    // The end of a stream: after 3 s with each parameter at its maximum in
+    // turn (a mode switch included), `flush` and the reset after it.
+    let three_s = (3.0 * sample_rate) as usize;
+    for p in P::PARAMS {
+        let _ = plugin.set_param(p.id, p.max);
+        for chunk in input[..three_s].chunks(block) {
+            let _ = plugin.process(chunk, &mut output[..chunk.len()], &mut Events::new(&mut slots));
+        }
+        let _ = plugin.flush(&mut Events::new(&mut slots));
+        plugin.reset();
+        let during = allocations() - before;
+        assert_eq!(during, 0, "flush with parameter {} at {} allocated {during} times", p.id, p.max);
+    }
 }
 
 /// A test module for a plugin crate: the counting allocator installed, and
-/// `process` and `set_param` checked to allocate nothing at 4 and 44.1 kHz
+/// `process`, `set_param` and `flush` checked to allocate nothing at 4 and 44.1 kHz
 /// (`[no-alloc]` in the ABI). Needs the `testing` feature of this crate as
 /// a dev-dependency.
 #[macro_export]
 macro_rules! no_alloc_test {
     ($plugin:ty) => {
-        /// `process` and `set_param` are `[no-alloc]` in the ABI: counted
+        /// `process`, `set_param` and `flush` are `[no-alloc]` in the ABI: counted
         /// over every parameter's range and 20 s of signal, at two rates.
         #[cfg(test)]
         mod no_alloc {
@@ -121,7 +134,7 @@ macro_rules! no_alloc_test {
             static ALLOC: $crate::testing::CountingAllocator = $crate::testing::CountingAllocator;
 
             #[test]
-            fn process_and_set_param_allocate_nothing() {
+            fn process_set_param_and_flush_allocate_nothing() {
                 $crate::testing::assert_no_allocation::<$plugin>(4000.0, 256);
                 $crate::testing::assert_no_allocation::<$plugin>(44100.0, 1024);
             }

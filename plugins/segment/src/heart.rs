@@ -6,7 +6,7 @@
 //! in 20 ms frames. Every 0.5 s the last 8 s of it are standardised and
 //! decoded: the heart period is the highest autocorrelation peak between
 //! 0.4 and 1.5 s (40–150 bpm; shorter lags catch the S1–S2 spacing instead
-//! of the beat), the systolic interval the highest between 0.2 s and half
+//! of the beat), the systolic interval the highest between 0.18 s and half
 //! the period, and from those two Springer's duration distributions for S1,
 //! systole, S2 and diastole. A frame's chance of being a sound (S1, S2)
 //! rather than a silence (systole, diastole) is a logistic function of the
@@ -16,12 +16,14 @@
 //! rates, where systole lasts about as long as diastole, the pitch is what
 //! tells S1 from S2. The Viterbi path through the four states in their
 //! fixed order gives the onsets; those older than 1 s (the decoder's
-//! look-ahead) and not reported by an earlier window are reported. The last
-//! second of a stream, which no later window confirms, is never reported.
+//! look-ahead) and not reported by an earlier window are reported; when the
+//! host says the stream has ended (the end-of-stream extension), the last
+//! window is decoded once more and its remaining onsets reported.
 //!
 //! Settings (band, frame, window, look-ahead, the logistic's slope and
 //! centre) were chosen on the recordings of 60 CirCor patients, the pitch's
-//! bands and weight on 300 recordings that include them (see
+//! bands and weight, the shortest systole, how near a shorter period may
+//! come, and diastole's spread on 300 recordings that include them (see
 //! docs/plugins.md); every buffer is sized in `new`, so processing never
 //! allocates.
 
@@ -37,9 +39,16 @@ const LOOK_AHEAD: usize = 50;
 /// The longest heart period searched, seconds (40 bpm), and the shortest
 /// systolic interval; the shortest period is `60 / max_bpm`.
 const LONGEST_PERIOD_S: f64 = 1.5;
-const MIN_SYSTOLE_S: f64 = 0.2;
+const MIN_SYSTOLE_S: f64 = 0.18;
 /// A shorter autocorrelation peak this close to the best is the period.
-const SHORTER_WITHIN: f64 = 0.9;
+/// Three quarters, not nine tenths: a child's fast rhythm often matches
+/// twice its period about as well as its period, and a period read double
+/// puts a beat's S2 where the next S1 is.
+const SHORTER_WITHIN: f64 = 0.75;
+/// Diastole's spread, as a share of its mean (Springer: 0.07). Breathing
+/// moves a child's diastole by far more than that within one window, and a
+/// spread too narrow makes the decoder drop or invent a beat to keep time.
+const DIASTOLE_SPREAD: f64 = 0.2;
 /// Longest state duration, frames (diastole at 40 bpm with its spread).
 const MAX_DURATION: usize = 80;
 /// P(sound | z) = 1 / (1 + exp(-SLOPE · (z − CENTRE))).
@@ -152,11 +161,22 @@ impl HeartHsmm {
         self.since_decode += 1;
         if self.held >= FIRST && self.since_decode >= EVERY {
             self.since_decode = 0;
-            self.decode(&mut report);
+            self.decode(&mut report, LOOK_AHEAD as u64);
         }
     }
 
-    fn decode(&mut self, report: &mut impl FnMut(Onset)) {
+    /// The stream has ended: decodes the last window once more and reports
+    /// every onset not yet reported, up to the end, since no later window
+    /// will confirm them. Then `reset` starts a new stream.
+    pub fn flush(&mut self, mut report: impl FnMut(Onset)) {
+        if self.held >= FIRST {
+            self.decode(&mut report, 0);
+        }
+    }
+
+    /// Decodes the window; reports the onsets at least `look_ahead` frames
+    /// before its end that no earlier decode reported.
+    fn decode(&mut self, report: &mut impl FnMut(Onset), look_ahead: u64) {
         let n = self.held;
         let start = (self.next + WINDOW - n) % WINDOW;
         for i in 0..n {
@@ -172,7 +192,7 @@ impl HeartHsmm {
         self.viterbi(n);
         let bpm = 60.0 * FRAME_RATE / period;
         let first = self.frames - n as u64;
-        let settled = self.frames.saturating_sub(LOOK_AHEAD as u64);
+        let settled = self.frames.saturating_sub(look_ahead);
         for i in 1..n {
             let (state, before) = (usize::from(self.path[i]), usize::from(self.path[i - 1]));
             let frame = first + i as u64;
@@ -235,7 +255,7 @@ impl HeartHsmm {
         let s2 = (0.094, 0.022);
         let systole = (systole_s - 0.122, 0.025);
         let diastole_mean = period_s - systole_s - 0.094;
-        let diastole = (diastole_mean, 0.07 * diastole_mean + 0.006);
+        let diastole = (diastole_mean, DIASTOLE_SPREAD * diastole_mean + 0.006);
         for (state, (mean, sd)) in [s1, systole, s2, diastole].into_iter().enumerate() {
             let lo = (((mean - 3.0 * sd) * FRAME_RATE).floor() as usize).max(1);
             let hi = (((mean + 3.0 * sd) * FRAME_RATE).ceil() as usize).clamp(lo, MAX_DURATION);

@@ -18,7 +18,8 @@
 //! - **Heart**: a duration-dependent hidden semi-Markov model (Schmidt,
 //!   Springer) over a 20 ms envelope of the 40–200 Hz band, decoded over
 //!   the last 8 s every 0.5 s; see `heart.rs`. Onsets are reported 1 s
-//!   after they happen (the decoder's look-ahead), S1 and S2 each carrying
+//!   after they happen (the decoder's look-ahead), the last second's when
+//!   the host ends the stream (`flush`), S1 and S2 each carrying
 //!   the heart rate of the window that found them, in beats per minute.
 
 mod heart;
@@ -343,7 +344,7 @@ impl Segmenter {
 impl Plugin for Segmenter {
     const ID: &'static CStr = c"org.auscult.segment";
     const NAME: &'static CStr = c"Segmenter";
-    const VERSION: &'static CStr = c"1.1.0";
+    const VERSION: &'static CStr = c"1.2.0";
     const DESCRIPTION: &'static CStr = c"Breath cycles (lung) or S1/S2 (heart) as events; audio unchanged";
     const PARAMS: &'static [ParamDescriptor] = &[
         // 0 = lung, 1 = heart
@@ -440,6 +441,21 @@ impl Plugin for Segmenter {
         self.s = self.fresh_state();
         self.rate.reset();
         self.heart.reset();
+    }
+
+    // Heart mode holds each onset back a second for the next window to
+    // confirm; lung mode reports as it goes.
+    const FLUSHES: bool = true;
+
+    fn flush(&mut self, events: &mut Events<'_>) -> Result<(), PluginError> {
+        if self.mode == Mode::Heart {
+            let (hop, end) = (self.hop as i64, self.s.n as i64);
+            self.heart.flush(|onset| {
+                let kind = if onset.s1 { EventKind::S1 } else { EventKind::S2 };
+                events.push(onset.frame as i64 * hop - end, kind, onset.bpm as f32);
+            });
+        }
+        Ok(())
     }
 }
 

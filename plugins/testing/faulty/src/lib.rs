@@ -5,6 +5,9 @@
 //! `cycle_start` event at the first frame of every block (so tests can see
 //! events flow).
 //!
+//! When the host ends the stream (the end-of-stream extension), panic and
+//! error modes panic or fail there too.
+//!
 //! `chaos` mode rotates through panic, NaN, a sleep past the block deadline
 //! and 1 MiB of growth, one per faulty block. The rotation is counted per
 //! library, not per instance, so it goes on across the host's restarts.
@@ -128,6 +131,18 @@ impl Plugin for Faulty {
 
     fn reset(&mut self) {
         self.blocks = 0;
+    }
+
+    // The end of the stream fails as the mode says (panic or error), so
+    // that a host's flush meets the faults its process does.
+    const FLUSHES: bool = true;
+
+    fn flush(&mut self, _events: &mut Events<'_>) -> Result<(), PluginError> {
+        match self.mode {
+            Mode::Panic => panic!("injected panic at the end of the stream"),
+            Mode::Error => Err(PluginError::new("injected error at the end of the stream")),
+            _ => Ok(()),
+        }
     }
 }
 
