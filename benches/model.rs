@@ -36,7 +36,11 @@ fn bench_training(c: &mut Criterion) {
     // 32 recordings of 7 s (437 frames at the lung setting), cropped to 5 s.
     let mut rng = SmallRng::seed_from_u64(1);
     let examples = (0..32)
-        .map(|i| MelExample { mel: LogMel { n_mels: 64, data: (0..64 * 437).map(|_| rng.random_range(-90.0f32..-30.0)).collect() }, label: i % 4, auxiliary: None })
+        .map(|i| MelExample {
+            mel: LogMel { n_mels: 64, data: (0..64 * 437).map(|_| rng.random_range(-90.0f32..-30.0)).collect() },
+            label: i % 4,
+            auxiliary: None,
+        })
         .collect();
     let set = MelDataset { examples };
     let batcher = MelBatcher { n_mels: 64, frames: 312, mean: -60.0, std: 20.0, per_example: true, per_band: false };

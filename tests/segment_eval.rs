@@ -236,3 +236,50 @@ fn heart_mode_reports_the_last_seconds_onsets_when_the_stream_ends() {
     chain.flush(&mut again);
     assert_eq!(again, events, "the next stream starts over from 0");
 }
+
+/// The TUI's analysis thread, replaying a file to its end, shows every beat
+/// the offline path finds: the last second's too, which the segmenter hands
+/// over only when the input ends.
+#[test]
+fn the_analysis_thread_shows_the_last_seconds_beats_when_a_replayed_file_ends() {
+    use auscult::analysis::{self, AnalysisConfig, Command, Update};
+    use auscult::audio::replay::{self, Pace, ReplayOptions};
+    use auscult::host::{ChainConfig, SearchPath};
+    let Some(data) = common::shared_data() else { return };
+    let wav = data.join("circor/training_data/49966_MV.wav");
+    let config = ChainConfig::load(&common::workspace_root().join("plugins/chains/heart.toml")).unwrap();
+    let search = SearchPath::standard(&[common::plugin_dir().to_path_buf()]);
+    let source = replay::open(&wav, ReplayOptions { pace: Pace::Fast, looped: false, ring_seconds: 4.0 }).unwrap();
+    let rate = f64::from(source.info.sample_rate);
+    let chain = config.build(&search, rate, 1024).unwrap();
+
+    // What the offline path finds, whole stream and end of stream apart.
+    let audio = auscult::audio::decode_file(&wav).unwrap();
+    let mut offline = config.build(&search, rate, 1024).unwrap();
+    let mut streamed = Vec::with_capacity(10_000);
+    offline.process(&audio.samples, &mut vec![0.0; audio.samples.len()], &mut streamed);
+    let mut ended = Vec::with_capacity(100);
+    offline.flush(&mut ended);
+    let s1 = |events: &[ChainEvent]| events.iter().filter(|e| e.kind == EventKind::S1).count();
+    assert!(s1(&ended) > 0, "the recording's last second holds an S1: {ended:?}");
+    let expected = s1(&streamed) + s1(&ended);
+
+    let (commands, command_rx) = crossbeam_channel::unbounded::<Command>();
+    let (update_tx, updates) = crossbeam_channel::unbounded::<Update>();
+    let analysis_config = AnalysisConfig { n_mels: 64, fmin: 20.0, fmax: 1000.0, chain_file: None, chain_text: None, model: None };
+    let worker = std::thread::spawn(move || analysis::run(source, chain, None, analysis_config, command_rx, update_tx));
+    let mut beats = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while beats.len() < expected && std::time::Instant::now() < deadline {
+        if let Ok(Update::Beat { s1_s, .. }) = updates.recv_timeout(std::time::Duration::from_millis(200)) {
+            beats.push(s1_s);
+        }
+    }
+    // Anything more would come at once; give it a moment to show itself.
+    let extra = updates.recv_timeout(std::time::Duration::from_millis(500)).into_iter().filter(|u| matches!(u, Update::Beat { .. })).count();
+    commands.send(Command::Quit).unwrap();
+    worker.join().unwrap();
+    assert_eq!((beats.len(), extra), (expected, 0), "the TUI's beats against the offline S1s");
+    let last = beats.iter().copied().fold(0.0, f64::max);
+    assert!(last > audio.duration_s() - 1.0, "a beat in the last second: {last:.2} of {:.2} s", audio.duration_s());
+}

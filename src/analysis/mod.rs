@@ -214,6 +214,8 @@ pub fn run(source: Source, mut chain: Chain, mut model: Option<LiveModel>, confi
     // Beats and windows so far (cycles: `step`), each numbered from the input's start.
     let (mut beat_count, mut window_count) = (0u64, 0u64);
     let mut processed: u64 = 0;
+    // Whether the input has ended and the chain been told.
+    let mut ended = false;
     // Whether the chain has been edited since it was loaded.
     let mut chain_edited = false;
     // Fault injection for the end-to-end tests: a panic after this many
@@ -236,6 +238,19 @@ pub fn run(source: Source, mut chain: Chain, mut model: Option<LiveModel>, confi
             }
         }
         let n = input.read(&mut block);
+        if n == 0 && input.exhausted() && !ended {
+            // A file replayed to its end: what the chain held back for
+            // later audio (heart mode's last second of beats) comes now.
+            ended = true;
+            step.finish(&mut chain, &mut events, &mut input, &to_recorder, &mut found);
+            for e in events.iter().filter(|e| e.kind == EventKind::S1) {
+                beat_count += 1;
+                let _ = updates.send(Update::Beat { number: beat_count, s1_s: e.sample as f64 / r, bpm: e.value });
+            }
+            for &FoundCycle { number, start, end } in &found {
+                let _ = updates.send(Update::Cycle { number, start_s: start as f64 / r, end_s: end as f64 / r });
+            }
+        }
         if n == 0 {
             std::thread::sleep(Duration::from_millis(if input.exhausted() { 20 } else { 5 }));
         } else {
@@ -441,6 +456,28 @@ impl ChainStep {
         found.clear();
         events.reserve(chain.len() * crate::host::chain::EVENTS_PER_BLOCK);
         chain.process(block, output, events);
+        self.close_cycles(events, input, to_recorder, found);
+    }
+
+    /// The input has ended: the events the plugins held back for audio
+    /// that will not come (`Chain::flush`) into `events`, and the cycles
+    /// they close into `found`, both cleared first.
+    pub fn finish(
+        &mut self,
+        chain: &mut Chain,
+        events: &mut Vec<ChainEvent>,
+        input: &mut AnalysisInput,
+        to_recorder: &dyn Fn(RecorderCommand),
+        found: &mut Vec<FoundCycle>,
+    ) {
+        events.clear();
+        found.clear();
+        events.reserve(chain.len() * crate::host::chain::EVENTS_PER_BLOCK);
+        chain.flush(events);
+        self.close_cycles(events, input, to_recorder, found);
+    }
+
+    fn close_cycles(&mut self, events: &[ChainEvent], input: &mut AnalysisInput, to_recorder: &dyn Fn(RecorderCommand), found: &mut Vec<FoundCycle>) {
         for (start, end) in events.iter().filter_map(|e| self.cycles.push(e)) {
             self.count += 1;
             to_recorder(RecorderCommand::AddCycle { number: self.count, start: input.input_frame(start), end: input.input_frame(end) });

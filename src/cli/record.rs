@@ -123,6 +123,10 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
             step.run(chain, (&block[..n], &mut output[..n]), &mut events, &mut input, &to_recorder, &mut found);
         }
     }
+    if let Some(chain) = chain.as_mut() {
+        // Stopped or at the end of the input: the cycles the chain held back.
+        step.finish(chain, &mut events, &mut input, &to_recorder, &mut found);
+    }
     recorder.quit();
 
     let mut saved = None;
