@@ -53,6 +53,10 @@ fn plugins_list_shows_names_versions_paths_and_ranges() {
     assert!(text.contains("gain_db      [-60, 40] dB, default 0, linear"), "{text}");
     assert!(text.contains(&plugin_dir().join("libgain.so").display().to_string()), "{text}");
     assert!(text.contains("refused:") && text.contains("not compatible"), "broken plugins are listed with the reason: {text}");
+    // The segmenter offers the end-of-stream extension; the gain does not.
+    let block = |id: &str| text.split("\n").skip_while(|l| !l.contains(id)).skip(1).take_while(|l| l.starts_with("    ")).collect::<Vec<_>>().join("\n");
+    assert!(block("org.auscult.segment").contains("extensions: auscult.flush/1"), "{text}");
+    assert!(!block("org.auscult.gain").contains("extensions:"), "{text}");
 }
 
 #[test]
@@ -64,6 +68,11 @@ fn plugins_check_reports_each_signal_and_faults() {
         assert!(text.contains(row), "{row} missing from\n{text}");
     }
     assert_eq!(text.matches(" none").count(), 6, "{text}");
+    assert!(!text.contains("extensions:"), "{text}");
+    let out = auscult().args(["plugins", "check"]).arg(plugin_dir().join("libsegment.so")).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    assert!(text.lines().next().unwrap().ends_with("ABI 1.0.0, extensions: auscult.flush/1"), "{text}");
 
     // The fault injector panics on every block: check says so and exits 1.
     let out = auscult().args(["plugins", "check"]).arg(plugin_dir().join("libfaulty.so")).output().unwrap();

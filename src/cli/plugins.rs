@@ -27,6 +27,9 @@ pub fn list(extra: &[PathBuf]) -> anyhow::Result<ExitCode> {
                 if !info.description.is_empty() {
                     outln!("    {}", info.description);
                 }
+                if !lib.extensions().is_empty() {
+                    outln!("    extensions: {}", lib.extensions().join(", "));
+                }
                 // One column per plugin, as wide as its longest name.
                 let width = info.params.iter().map(|p| p.name.chars().count()).max().unwrap_or(0).max(12);
                 for p in &info.params {
@@ -77,6 +80,16 @@ fn list_ladspa() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// ", extensions: ..." for a library that offers any, else nothing.
+fn extensions_text(library: &PluginLibrary) -> String {
+    let names = library.extensions();
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(", extensions: {}", names.join(", "))
+    }
+}
+
 /// Seconds of each test signal.
 const CHECK_SECONDS: f64 = 5.0;
 const CHECK_BLOCK: usize = 256;
@@ -87,7 +100,7 @@ pub fn check(path: &Path) -> anyhow::Result<ExitCode> {
     }
     let library = PluginLibrary::load(path)?;
     let info = library.info();
-    outln!("{} {} ({}), ABI {}", info.name, info.version, info.id, info.abi_version);
+    outln!("{} {} ({}), ABI {}{}", info.name, info.version, info.id, info.abi_version, extensions_text(&library));
     let faults = run_checks(&info.id, |rate| {
         PluginInstance::new(library.clone(), f64::from(rate), CHECK_BLOCK).with_context(|| format!("creating an instance at {rate} Hz"))
     })?;
@@ -131,19 +144,14 @@ fn run_checks(name: &str, mut create: impl FnMut(u32) -> anyhow::Result<PluginIn
             let mut events: Vec<ChainEvent> = Vec::with_capacity(1 << 16);
             let started = Instant::now();
             chain.process(&input, &mut output, &mut events);
+            // The end of the stream, where a plugin reports what it held back.
+            let latency = chain.slots()[0].latency();
+            chain.flush(&mut events);
             let rtf = started.elapsed().as_secs_f64() / CHECK_SECONDS;
             let slot = &chain.slots()[0];
             let fault = slot.fault().map(|f| f.to_string());
             faults += usize::from(fault.is_some());
-            outln!(
-                "{:<9} {:<9} {:>8} {:>10.5} {:>7}  {}",
-                format!("{rate} Hz"),
-                signal,
-                slot.latency(),
-                rtf,
-                events.len(),
-                fault.unwrap_or_else(|| "none".into())
-            );
+            outln!("{:<9} {:<9} {:>8} {:>10.5} {:>7}  {}", format!("{rate} Hz"), signal, latency, rtf, events.len(), fault.unwrap_or_else(|| "none".into()));
         }
     }
     Ok(faults)

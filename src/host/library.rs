@@ -111,6 +111,15 @@ impl PluginLibrary {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The ids of the extensions the host found and uses.
+    pub fn extensions(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.fns.flush.is_some() {
+            names.push("auscult.flush/1");
+        }
+        names
+    }
 }
 
 /// The end-of-stream call, if the library offers the extension; one whose
