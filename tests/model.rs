@@ -833,6 +833,7 @@ fn site_d_held_out(data: &Path, out: std::path::PathBuf) -> auscult::model::plan
         runs: 1,
         band_norm: false,
         auxiliary_weight: None,
+        site_adversary: None,
         init: None,
         tune_bias: None,
         feature_cache: None,
@@ -877,6 +878,7 @@ fn a_train_plan_runs_without_the_cli_and_tells_its_observer() {
     assert_eq!(outcome.card.training.test_examples, 6);
     assert_eq!(outcome.report.as_ref().map(|r| r.n), Some(6));
     assert!(outcome.card_path.is_file() && out.path().join("m/model.bpk").is_file() && out.path().join("m/training-log.csv").is_file());
+    let plain_parameters = outcome.card.parameters;
     // Drawn per folder: the five training sites are the folders.
     let mut heard = Heard::default();
     let folders = TrainPlan {
@@ -886,6 +888,24 @@ fn a_train_plan_runs_without_the_cli_and_tells_its_observer() {
     };
     folders.run(&mut heard).unwrap();
     assert!(heard.messages.iter().any(|m| m.contains("folder sampling: 5 recording folders")), "{:?}", heard.messages);
+    // Learnt against the five training sites; the card says so, and the
+    // saved network is the plain one, its adversary layer dropped.
+    let mut heard = Heard::default();
+    let adversary = TrainPlan { site_adversary: Some(0.5), out: out.path().join("adversary"), ..plan.clone() };
+    let outcome = adversary.run(&mut heard).unwrap();
+    assert!(heard.messages.iter().any(|m| m.contains("site adversary: 5 recording folders")), "{:?}", heard.messages);
+    let what = outcome.card.training.auxiliary.clone().unwrap_or_default();
+    assert!(what.contains("5 folders") && what.contains("gradient reversal") && what.contains("weight 0.5"), "{what}");
+    assert_eq!(outcome.card.parameters, plain_parameters);
+    // One folder to train on (CirCor's training_data/): nothing to learn against.
+    let one_site = TrainPlan {
+        task: "heart-murmur".into(),
+        data: data.join("circor"),
+        split: auscult::model::plan::SplitChoice::Folds { k: 5, fold: 0, file_blocks: None },
+        ..adversary.clone()
+    };
+    let err = one_site.run(&mut auscult::model::plan::Quiet).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("--site-adversary") && err.contains("one recording folder"), "{err}");
     // A setting that cannot work is refused naming it, before any audio is read.
     let bad = TrainPlan { n_mels: Some(8), ..plan };
     let err = bad.run(&mut auscult::model::plan::Quiet).err().unwrap().to_string();

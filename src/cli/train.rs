@@ -139,6 +139,14 @@ pub struct TrainArgs {
     /// The auxiliary loss's weight beside the diagnosis loss's 1.
     #[arg(long, default_value_t = 1.0, value_name = "W", requires = "auxiliary_sounds")]
     auxiliary_weight: f32,
+    /// Domain-adversarial training against the recording site: a second
+    /// classifier layer learns to name each training recording's folder (a
+    /// PhysioNet site, or the corpus an --extra-train set brings) through a
+    /// gradient reversal, its loss at this weight, so the conv blocks learn
+    /// features that do not tell the sites apart. The layer is dropped
+    /// after training.
+    #[arg(long, value_name = "W", conflicts_with = "auxiliary_sounds")]
+    site_adversary: Option<f32>,
     /// Mixup: train on mixtures of two training inputs of any classes, in a
     /// share drawn uniformly per batch, the loss mixed in the same share.
     #[arg(long)]
@@ -211,6 +219,9 @@ fn check_options(args: &TrainArgs) -> anyhow::Result<()> {
         "--auxiliary-weight {}: the auxiliary loss's weight must be a finite number above 0",
         args.auxiliary_weight
     );
+    if let Some(w) = args.site_adversary {
+        anyhow::ensure!(w.is_finite() && w > 0.0, "--site-adversary {w}: the adversary's loss weight must be a finite number above 0");
+    }
     Ok(())
 }
 
@@ -252,6 +263,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         runs: args.runs as usize,
         band_norm: args.band_norm,
         auxiliary_weight: args.auxiliary_sounds.then_some(args.auxiliary_weight),
+        site_adversary: args.site_adversary,
         init: args.init.clone(),
         tune_bias: args.tune_bias.clone(),
         feature_cache: args.feature_cache.clone(),
@@ -337,7 +349,7 @@ impl Progress {
 /// option that shapes the model, with the data named by its directory.
 fn command_line(args: &TrainArgs, task: &Task) -> String {
     format!(
-        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}",
+        "auscult train --task {} --data DIR/{}{} --out {} --epochs {} --patience {} --folds {} --fold {} --seed {} --channels {} --pooling {} --select {}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}",
         task.name,
         dir_name(&args.data),
         args.extra_train.as_ref().map_or(String::new(), |d| format!(" --extra-train DIR/{}", dir_name(d))),
@@ -378,6 +390,7 @@ fn command_line(args: &TrainArgs, task: &Task) -> String {
             (true, 1.0) => " --auxiliary-sounds".into(),
             (true, w) => format!(" --auxiliary-sounds --auxiliary-weight {w}"),
         },
+        args.site_adversary.map_or(String::new(), |w| format!(" --site-adversary {w}")),
         if args.mixup { " --mixup" } else { "" },
         if args.band_norm { " --band-norm" } else { "" },
         args.tune_bias.as_ref().map_or(String::new(), |c| format!(" --tune-bias {c}")),

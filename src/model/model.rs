@@ -151,6 +151,15 @@ impl CnnConfig {
     }
 }
 
+/// The identity going forward and the gradient negated coming back: Ganin
+/// and Lempitsky's gradient reversal layer (2015). A classifier behind it
+/// learns to tell the domains apart while the layers before it are pushed
+/// to make them indistinguishable. `2·stop(t) − t` is `t`, and its
+/// derivative is −1.
+pub fn reverse_gradient(t: Tensor<2>) -> Tensor<2> {
+    t.clone().detach().mul_scalar(2.0) - t
+}
+
 impl Cnn {
     /// `x`: `[batch, 1, n_mels, frames]` → logits `[batch, classes]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
@@ -170,12 +179,16 @@ impl Cnn {
     }
 
     /// Main and auxiliary logits from one pass through the conv blocks
-    /// (no auxiliary logits without the layer).
-    pub fn forward_with_auxiliary(&self, x: Tensor<4>) -> (Tensor<2>, Option<Tensor<2>>) {
+    /// (no auxiliary logits without the layer). With `adversarial`, the
+    /// features reach the auxiliary layer through [`reverse_gradient`].
+    pub fn forward_with_auxiliary(&self, x: Tensor<4>, adversarial: bool) -> (Tensor<2>, Option<Tensor<2>>) {
         let features = self.dropout.forward(self.embed(x));
         // Burn draws a layer's weights on first use, so this order decides
         // which draws each layer gets: the runs in the README had it.
-        let auxiliary = self.auxiliary.as_ref().map(|layer| layer.forward(features.clone()));
+        let auxiliary = self.auxiliary.as_ref().map(|layer| {
+            let seen = if adversarial { reverse_gradient(features.clone()) } else { features.clone() };
+            layer.forward(seen)
+        });
         (self.head.forward(features), auxiliary)
     }
 
@@ -211,6 +224,20 @@ mod tests {
     use super::*;
     use crate::model::inference::default_device;
     use crate::model::test_support::one_at_a_time;
+
+    #[test]
+    fn the_gradient_reversal_passes_values_and_negates_gradients() {
+        let device = default_device().autodiff();
+        let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -2.0, 3.5, 0.25], [2, 2]), &device).require_grad();
+        let y = reverse_gradient(x.clone());
+        assert_eq!(y.to_data().to_vec::<f32>().unwrap(), vec![1.0, -2.0, 3.5, 0.25]);
+        // d/dx of sum(w ⊙ y) is −w through the reversal, +w without it.
+        let w = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]), &device);
+        let grads = (y * w.clone()).sum().backward();
+        assert_eq!(x.grad(&grads).unwrap().to_data().to_vec::<f32>().unwrap(), vec![-1.0, -2.0, -3.0, -4.0]);
+        let grads = (x.clone() * w).sum().backward();
+        assert_eq!(x.grad(&grads).unwrap().to_data().to_vec::<f32>().unwrap(), vec![1.0, 2.0, 3.0, 4.0]);
+    }
 
     /// A network without conv blocks: its features are the pooling of the
     /// input itself.

@@ -62,6 +62,10 @@ pub struct TrainPlan {
     pub band_norm: bool,
     /// Train the task's auxiliary target too, at this loss weight.
     pub auxiliary_weight: Option<f32>,
+    /// Learn against the recording folder (a PhysioNet site, a corpus)
+    /// through a gradient reversal, at this loss weight
+    /// (`train --site-adversary`).
+    pub site_adversary: Option<f32>,
     /// A model (name or card) whose weights the run starts from.
     pub init: Option<String>,
     /// Classes (one, or two comma-separated) whose decision offsets are
@@ -148,6 +152,9 @@ impl TrainPlan {
         }
         if let SplitChoice::Folds { file_blocks: Some(block), .. } = self.split {
             split::group_by_file_number(&mut corpus, block)?;
+        }
+        if self.auxiliary_weight.is_some() && self.site_adversary.is_some() {
+            return Err(PlanError::Invalid("--auxiliary-sounds and --site-adversary each train a second layer; choose one".into()));
         }
         if self.auxiliary_weight.is_some() && task.auxiliary.is_none() {
             return Err(PlanError::Invalid(format!("--auxiliary-sounds: task {} has no sound annotations to train on (lung-diagnosis has KAUH's)", task.name)));
@@ -241,7 +248,24 @@ impl TrainPlan {
 
         // The auxiliary target, on the training side only: the primary set's
         // recordings that have one (an --extra-train set's have none).
+        let folders = folder_ids(&corpus, &sides.inner.train);
         let auxiliary = match (&task.auxiliary, self.auxiliary_weight) {
+            _ if self.site_adversary.is_some() => {
+                let weight = self.site_adversary.unwrap_or(1.0);
+                let sites = folders.iter().max().map_or(0, |m| m + 1);
+                if sites < 2 {
+                    return Err(PlanError::Invalid("--site-adversary: the training side holds one recording folder, no site to learn against".into()));
+                }
+                for (example, &folder) in train_set.examples.iter_mut().zip(&folders) {
+                    example.auxiliary = Some(folder);
+                }
+                observer.message(&format!("site adversary: {sites} recording folders, learnt against through a gradient reversal at weight {weight}"));
+                let description = format!(
+                    "the recording folder of each of {} training examples ({sites} folders), learnt against through a gradient reversal (domain-adversarial), weight {weight}; its layer dropped after training",
+                    train_set.len()
+                );
+                Some((training::Auxiliary { classes: sites, weight, adversarial: true }, description))
+            }
             (Some(target), Some(weight)) => {
                 let mut labelled = 0;
                 for (example, &i) in train_set.examples.iter_mut().zip(&sides.inner.train) {
@@ -255,7 +279,7 @@ impl TrainPlan {
                     target.classes.join(", "),
                     train_set.len()
                 );
-                Some((training::Auxiliary { classes: target.classes.len(), weight }, description))
+                Some((training::Auxiliary { classes: target.classes.len(), weight, adversarial: false }, description))
             }
             _ => None,
         };
@@ -275,7 +299,6 @@ impl TrainPlan {
             ..self.train.clone()
         };
         std::fs::create_dir_all(&self.out).map_err(io(&self.out))?;
-        let folders = folder_ids(&corpus, &sides.inner.train);
         if self.train.balance == training::Balance::FolderSampling {
             let n = folders.iter().max().map_or(0, |m| m + 1);
             observer.message(&format!("folder sampling: {n} recording folders, the classes drawn equally often within each"));

@@ -127,6 +127,11 @@ pub struct Auxiliary {
     pub classes: usize,
     /// Its loss's weight beside the main loss's 1.
     pub weight: f32,
+    /// Learnt against, not beside (domain-adversarial training, Ganin et
+    /// al. 2016): the layer still learns to name the target, but through a
+    /// gradient reversal, so the conv blocks are pushed towards features
+    /// that do not tell it (the recording site: `train --site-adversary`).
+    pub adversarial: bool,
 }
 
 /// Cross-entropy of `logits` against one-hot `targets`, averaged over the
@@ -485,7 +490,7 @@ pub fn train(
             while let Some(LoadedBatch { indices, data, mixup }) = loader.next_batch() {
                 let (x, y) = batcher.tensors(data, &autodiff);
                 let x = mixed(mixup.as_ref(), x);
-                let (logits, auxiliary_logits) = model.forward_with_auxiliary(x);
+                let (logits, auxiliary_logits) = model.forward_with_auxiliary(x, config.auxiliary.is_some_and(|a| a.adversarial));
                 let mut loss = match &mixup {
                     Some(m) => m.loss(&loss_fn, logits, y),
                     None => loss_fn.forward(logits, y),
@@ -888,7 +893,7 @@ mod tests {
                 e.auxiliary = labels(i);
             }
             let cnn = CnnConfig::new(2).with_channels(vec![2]);
-            let auxiliary = Some(Auxiliary { classes: 3, weight: 1.0 });
+            let auxiliary = Some(Auxiliary { classes: 3, weight: 1.0, adversarial: false });
             let config = TrainConfig { epochs: 2, batch_size: 2, augment: None, auxiliary, ..TrainConfig::default() };
             let data = TrainData { train: &set, validation: &set, classes: &classes, folders: &[] };
             let trained = train(&cnn, &config, &batcher, data, &default_device(), |_| {}, |_, _| {}).unwrap();
