@@ -230,13 +230,13 @@ mod tests {
         let device = default_device().autodiff();
         let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -2.0, 3.5, 0.25], [2, 2]), &device).require_grad();
         let y = reverse_gradient(x.clone());
-        assert_eq!(y.to_data().to_vec::<f32>().unwrap(), vec![1.0, -2.0, 3.5, 0.25]);
+        assert_eq!(y.to_data().try_to_vec::<f32>().unwrap(), vec![1.0, -2.0, 3.5, 0.25]);
         // d/dx of sum(w ⊙ y) is −w through the reversal, +w without it.
         let w = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]), &device);
         let grads = (y * w.clone()).sum().backward();
-        assert_eq!(x.grad(&grads).unwrap().to_data().to_vec::<f32>().unwrap(), vec![-1.0, -2.0, -3.0, -4.0]);
+        assert_eq!(x.grad(&grads).unwrap().to_data().try_to_vec::<f32>().unwrap(), vec![-1.0, -2.0, -3.0, -4.0]);
         let grads = (x.clone() * w).sum().backward();
-        assert_eq!(x.grad(&grads).unwrap().to_data().to_vec::<f32>().unwrap(), vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(x.grad(&grads).unwrap().to_data().try_to_vec::<f32>().unwrap(), vec![1.0, 2.0, 3.0, 4.0]);
     }
 
     /// A network without conv blocks: its features are the pooling of the
