@@ -35,7 +35,8 @@ enum Command {
     /// Record a session (audio, annotations, metadata) from a device or file.
     Record(cli::record::RecordArgs),
     /// Train a CNN for a task on a dataset, holding out patients for its card.
-    Train(cli::train::TrainArgs),
+    // Boxed: its many options make it far the largest variant.
+    Train(Box<cli::train::TrainArgs>),
     /// Evaluate a model on held-out patients or a separate folder.
     Eval(cli::eval::EvalArgs),
     /// Move a trained model's decision: class offsets chosen on its validation patients, then its held-out patients scored.
