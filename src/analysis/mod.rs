@@ -452,11 +452,7 @@ impl ChainStep {
         to_recorder: &dyn Fn(RecorderCommand),
         found: &mut Vec<FoundCycle>,
     ) {
-        events.clear();
-        found.clear();
-        events.reserve(chain.len() * crate::host::chain::EVENTS_PER_BLOCK);
-        chain.process(block, output, events);
-        self.close_cycles(events, input, to_recorder, found);
+        self.step(chain, |chain, events| chain.process(block, output, events), events, (input, to_recorder, found));
     }
 
     /// The input has ended: the events the plugins held back for audio
@@ -470,10 +466,22 @@ impl ChainStep {
         to_recorder: &dyn Fn(RecorderCommand),
         found: &mut Vec<FoundCycle>,
     ) {
+        self.step(chain, Chain::flush, events, (input, to_recorder, found));
+    }
+
+    /// `events` cleared and filled by `through` (never allocating while the
+    /// chain keeps to its per-block share), then the cycles they close.
+    fn step(
+        &mut self,
+        chain: &mut Chain,
+        through: impl FnOnce(&mut Chain, &mut Vec<ChainEvent>),
+        events: &mut Vec<ChainEvent>,
+        (input, to_recorder, found): (&mut AnalysisInput, &dyn Fn(RecorderCommand), &mut Vec<FoundCycle>),
+    ) {
         events.clear();
         found.clear();
         events.reserve(chain.len() * crate::host::chain::EVENTS_PER_BLOCK);
-        chain.flush(events);
+        through(chain, events);
         self.close_cycles(events, input, to_recorder, found);
     }
 
