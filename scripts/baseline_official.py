@@ -10,8 +10,8 @@ set. The figures `auscult eval` prints for a model, on the same examples:
   annotated cycle, normal / crackle / wheeze / both; Sp, Se, Score, balanced
   accuracy, with the 95% interval over patients.
 - SPRSound (`SPRSOUND/Classification/`): Task 1-1 (each event, normal or
-  adventitious), Task 2-1 (each record, normal / adventitious / poor
-  quality), and the event classes mapped to the four cycle classes (as
+  adventitious), Task 1-2 (each event, its seven classes), Task 2-1 (each
+  record, normal / adventitious / poor quality), and the event classes mapped to the four cycle classes (as
   `auscult`'s lung-cycles task maps them), on test-inter, test-intra and
   test-2023: SE, SP, AS, HS, Score.
 - lung-cycles trained on both training sides joined, scored on every test
@@ -36,6 +36,8 @@ from baseline_mfcc_svm import icbhi_dir, icbhi_score, load, mfcc_features, patie
 
 # An event's class in ICBHI's four: normal, crackle, wheeze, both.
 EVENT_AS_CYCLE = {"Normal": 0, "Fine Crackle": 1, "Coarse Crackle": 1, "Wheeze": 2, "Rhonchi": 2, "Stridor": 2, "Wheeze+Crackle": 3}
+# The seven event classes, for Task 1-2 (the order does not change its Score).
+EVENT_7 = {"Normal": 0, "Rhonchi": 1, "Wheeze": 2, "Stridor": 3, "Coarse Crackle": 4, "Fine Crackle": 5, "Wheeze+Crackle": 6}
 RECORD_3 = {"Normal": 0, "CAS": 1, "DAS": 1, "CAS & DAS": 1, "Poor Quality": 2}
 SETS = {
     "train": ("train_classification_json", "train_classification_wav"),
@@ -60,11 +62,11 @@ def icbhi_cycles(root):
 
 
 def sprsound(root):
-    """Per set: events (X, cycle class, patient) and records (X, 3-class, patient)."""
+    """Per set: events (X, cycle class, patient, event class) and records (X, 3-class, patient)."""
     base = os.path.join(root, "Classification") if os.path.isdir(os.path.join(root, "Classification")) else root
     out = {}
     for name, (json_dir, wav_dir) in SETS.items():
-        ev, rec = ([], [], []), ([], [], [])
+        ev, rec = ([], [], [], []), ([], [], [])
         for j in sorted(glob.glob(os.path.join(base, json_dir, "*.json"))):
             wav = os.path.join(base, wav_dir, os.path.basename(j)[:-5] + ".wav")
             if not os.path.exists(wav):
@@ -82,6 +84,7 @@ def sprsound(root):
                 ev[0].append(mfcc_features(audio[s:t]))
                 ev[1].append(EVENT_AS_CYCLE[e["type"]])
                 ev[2].append(patient)
+                ev[3].append(EVENT_7[e["type"]])
         out[name] = (tuple(np.array(v) for v in ev), tuple(np.array(v) for v in rec))
     return out
 
@@ -123,19 +126,21 @@ def main():
     report("ICBHI official test, lung-cycles", y[~train], p, g[~train], icbhi=True)
 
     spr = sprsound(args.sprsound)
-    (ex, ey, eg), (rx, ry, rg) = spr["train"]
+    (ex, ey, eg, e7), (rx, ry, rg) = spr["train"]
     print(f"SPRSound train: {len(ey)} events, {len(ry)} records, {len(np.unique(rg))} patients", flush=True)
     task11 = svm().fit(ex, (ey > 0).astype(int))
+    task12 = svm().fit(ex, e7)
     task21 = svm().fit(rx, ry)
     cycles = svm().fit(ex, ey)
     joint = svm().fit(np.concatenate([X[train], ex]), np.concatenate([y[train], ey]))
     p = joint.predict(X[~train])
     report("ICBHI official test, joint", y[~train], p, g[~train], icbhi=True)
     for name in ["test-inter", "test-intra", "test-2023"]:
-        (tx, ty, tg), (qx, qy, qg) = spr[name]
+        (tx, ty, tg, t7), (qx, qy, qg) = spr[name]
         if len(ty) == 0:
             continue
         report(f"{name} Task 1-1", (ty > 0).astype(int), task11.predict(tx), tg, groups=[0, 1])
+        report(f"{name} Task 1-2", t7, task12.predict(tx), tg, groups=list(range(7)))
         report(f"{name} Task 2-1", qy, task21.predict(qx), qg, groups=[0, 1, 2])
         report(f"{name} lung-cycles (Task 1-1 of it)", ty, cycles.predict(tx), tg, groups=[0, 1, 1, 1])
         report(f"{name} joint lung-cycles (Task 1-1)", ty, joint.predict(tx), tg, groups=[0, 1, 1, 1])
